@@ -24,7 +24,7 @@ from hipt_nb.vit4k import vit4k_xs
 STAGE1 = ["hipt_nb", "pretrain", "stage1", "--stride", "64", "--depth", "2", "--out-dim", str(COURSE_DEMO["out_dim"]),
           "--global-size", "96", "--local-size", "48", "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "400",
           "--warmup-iters", "40", "--freeze-last-layer-iters", "40", "--lr", "0.001", "--seed", "0", "--no-progress"]
-STAGE2 = ["hipt_nb", "pretrain", "stage2", "--depth", "2", "--out-dim", "4096", "--batch-size", "16", "--max-iters", "300",
+STAGE2 = ["hipt_nb", "pretrain", "stage2", "--depth", "2", "--out-dim", "4096", "--batch-size", "8", "--max-iters", "300",
           "--warmup-iters", "30", "--freeze-last-layer-iters", "30", "--lr", "0.0005", "--seed", "0", "--no-progress"]
 
 def run(cmd):
@@ -39,7 +39,8 @@ def teacher_fp16(ck):
 def main(work):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     rec = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads()}
-    rec["stage1_seconds"] = run(STAGE1 + ["--out", str(work/"s1")])
+    if not (work/"s1"/"checkpoint.pth").exists(): run(STAGE1 + ["--out", str(work/"s1")])     # a rerun reuses a finished stage 1
+    rec["stage1_seconds"] = float(open(work/"s1"/"log.csv").read().strip().splitlines()[-1].split(",")[-1])
     torch.manual_seed(0)
     model = HIPT4K(vit256_from_checkpoint(work/"s1"/"checkpoint.pth"), vit4k_xs(depth=1)).eval()
     t = time.time(); h5s = []
