@@ -9,10 +9,13 @@ MathJax/require.js CDN) fail offline and are not judged.
 
     python .ci/browser_check.py [--proc _proc] [--shots _screenshots]
 """
-import argparse, functools, http.server, json, shutil, sys, tempfile, threading, time
+import argparse, functools, http.server, json, os, shutil, sys, tempfile, threading, time
 from pathlib import Path
 from urllib.parse import urlparse
 
+# nbconvert's templates live in <prefix>/share/jupyter; a venv made with --system-site-packages only searches its own prefix
+os.environ["JUPYTER_PATH"] = os.pathsep.join([p for p in [os.environ.get("JUPYTER_PATH")] if p] +
+                                             [str(Path(p)/"share"/"jupyter") for p in dict.fromkeys((sys.prefix, sys.base_prefix))])
 import nbformat
 from nbconvert import HTMLExporter
 
