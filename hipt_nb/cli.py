@@ -256,6 +256,7 @@ def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=N
     "Apply a trained slide model to h5 feature files; write `out/predictions.csv` and `out/attention/<slide_id>.csv`."
     import h5py
     from hipt_nb.data import atomic_path
+    from hipt_nb.survival import hazards_survival
     from hipt_nb.train import _write_rows, read_bag
     model, kind, cfg = load_trained(checkpoint)
     task = task or cfg.get("task", "subtype")
@@ -271,7 +272,7 @@ def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=N
         with torch.no_grad(): logits, A = model(x, return_attention=True)
         row = dict(slide_id=f.stem, n_regions=len(x))
         if task == "survival":
-            S = torch.cumprod(1 - torch.sigmoid(logits), 1)[0]
+            S = hazards_survival(logits)[1][0]
             row.update(risk=float(-S.sum()), **{f"S_{k}": float(v) for k, v in enumerate(S)})
         else:
             p = torch.softmax(logits, 1)[0]

@@ -245,7 +245,7 @@ def fit(net:SlideForward, bags:dict, train_keys:list, targets:dict, loss_fn, arg
         if args.weighted_sample:
             order = torch.multinomial(balanced_weights(cls), len(train_keys), replacement=True, generator=g).tolist()
         else: order = torch.randperm(len(train_keys), generator=g).tolist()
-        total, opt_steps = 0.0, 0
+        total = 0.0
         opt.zero_grad()
         for step, i in enumerate(tqdm(order, desc=f"epoch {epoch + 1}", leave=False, disable=not args.progress), start=1):
             k = train_keys[i]
@@ -254,7 +254,7 @@ def fit(net:SlideForward, bags:dict, train_keys:list, targets:dict, loss_fn, arg
             total += loss.item()
             (loss*loss_scale/accumulate).backward()
             if step % accumulate == 0 or step == len(order):
-                opt.step(); opt.zero_grad(); opt_steps += 1
+                opt.step(); opt.zero_grad()
         row = dict(epoch=epoch + 1, train_loss=total/len(order))
         if evaluate is not None: row.update(evaluate(net))
         history.append(row)

@@ -15,10 +15,10 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy.stats import rankdata
 
-from .core import to_grid
+from .core import patchify, to_grid
 from .data import assets_dir, atomic_path
 from .hipt4k import HIPT4K, to_input
-from .vit import ViT, vit256_from_checkpoint
+from .vit import ViT, attention, vit256_from_checkpoint
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
@@ -43,8 +43,7 @@ def attention_and_cls(vit:ViT, x:torch.Tensor) -> tuple[torch.Tensor, torch.Tens
         last = vit.blocks[-1]; a = last.attn
         B, N, C = t.shape
         qkv = a.qkv(last.norm1(t)).reshape(B, N, 3, a.num_heads, C//a.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, _ = qkv.unbind(0)
-        w = ((q*a.scale) @ k.transpose(-2, -1)).softmax(-1)[:, :, 0, 1:]
+        w = attention(*qkv.unbind(0), return_weights=True)[1][:, :, 0, 1:]     # the same weights as get_last_selfattention
         cls = vit.norm(last(t))[:, 0]
     side = int(round(w.shape[-1]**0.5))
     return w.reshape(B, w.shape[1], side, side), cls
@@ -54,7 +53,7 @@ def region_attention(model:HIPT4K, region, batch:int=64) -> dict:
     x = to_input(region[None], model.mean, model.std) if isinstance(region, np.ndarray) else region
     if x.ndim == 3: x = x[None]
     if x.shape[-2:] != (4096, 4096): raise ValueError(f"expected a 4096² region, got {tuple(x.shape[-2:])}")
-    patches = x[0].unfold(1, 256, 256).unfold(2, 256, 256).permute(1, 2, 0, 3, 4).reshape(256, 3, 256, 256)
+    patches = patchify(x, 256).reshape(-1, 3, 256, 256)                       # row-major, as HIPT4K.forward_features
     out = [attention_and_cls(model.vit256, patches[i:i + batch]) for i in range(0, 256, batch)]
     att256, cls256 = torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out])
     att4k = cls_attention(model.vit4k, to_grid(cls256[None], 16, 16))[0]
