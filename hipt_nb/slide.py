@@ -11,11 +11,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import to_grid
-from .vit import load_dino_checkpoint
+from .vit import checkpoint_config, load_dino_checkpoint, read_dino_state_dict
 from .vit4k import vit4k_xs
 
 # %% auto #0
-__all__ = ['GatedAttention', 'HIPT_GP_FC', 'HIPT_LGP_FC', 'load_slide_model']
+__all__ = ['GatedAttention', 'HIPT_GP_FC', 'HIPT_LGP_FC', 'load_slide_model', 'ABMIL', 'slide_model_from_state_dict']
 
 # %% ../nbs/08_slide_model.ipynb #f44cc0a1
 class GatedAttention(nn.Module):
@@ -51,11 +51,16 @@ class HIPT_GP_FC(nn.Module):
         logits, A = self.pool(h)
         return (logits, A) if return_attention else logits
 
+    @property
+    def input_linear(self) -> nn.Linear: return self.global_phi[0]      # where a feature standardisation folds in
+
 class HIPT_LGP_FC(HIPT_GP_FC):
     "HIPT's slide model on region feature grids [M, 256, 384]: ViT_4096-256 per region (`local_vit`, optionally frozen), then `HIPT_GP_FC`."
-    def __init__(self, n_classes:int=2, dropout:float=0.25, vit4k_checkpoint=None, freeze_4k:bool=False):
+    def __init__(self, n_classes:int=2, dropout:float=0.25, vit4k_checkpoint=None, freeze_4k:bool=False, local_depth:int|None=None):
         super().__init__(n_classes, 192, dropout)
-        self.local_vit = vit4k_xs()
+        if local_depth is None:            # the official 6 blocks, or as many as the stage-2 checkpoint holds (loaded strictly either way)
+            local_depth = 6 if vit4k_checkpoint is None else checkpoint_config(read_dino_state_dict(vit4k_checkpoint))["depth"]
+        self.local_vit = vit4k_xs(depth=local_depth)
         if vit4k_checkpoint is not None: load_dino_checkpoint(self.local_vit, vit4k_checkpoint)
         if freeze_4k:
             for p in self.local_vit.parameters(): p.requires_grad = False
@@ -76,3 +81,38 @@ def load_slide_model(model:nn.Module, path_or_state) -> nn.Module:
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e: raise ValueError(f"{path_or_state if isinstance(path_or_state, (str, Path)) else 'state dict'} does not fit {type(model).__name__}: {e}") from None
     return model
+
+# %% ../nbs/08_slide_model.ipynb #3849550a
+class ABMIL(nn.Module):
+    "Gated-attention MIL over every 256² patch of a slide (CLAM-SB without its instance loss): [M, 256, 384] or [N, 384] → (logits, attention over the N patches)."
+    def __init__(self, n_classes:int=2, in_dim:int=384, dim:int=192, attn_dim:int=96, dropout:float=0.25):
+        super().__init__()
+        self.n_classes = n_classes
+        self.attention_net = nn.Sequential(nn.Linear(in_dim, dim), nn.ReLU(), nn.Dropout(dropout), GatedAttention(dim, attn_dim, dropout, 1))
+        self.classifiers = nn.Linear(dim, n_classes)
+
+    def pool(self, h:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "Patch embeddings [N, 384] (or [M, 256, 384]) → (logits [1, n_classes], attention [1, N] over the patches, summing to 1)."
+        if h.ndim == 3: h = h.reshape(-1, h.shape[-1])                     # every patch of every region: one bag
+        if h.ndim != 2: raise ValueError(f"expected patch embeddings [N, D] or [M, 256, D] of one slide, got {tuple(h.shape)}")
+        h = self.attention_net[:3](h)                                       # [N, 192]
+        A = F.softmax(self.attention_net[3](h).T, dim=1)                    # [1, N]
+        return self.classifiers(A @ h), A
+
+    def forward(self, x:torch.Tensor, return_attention:bool=False):
+        logits, A = self.pool(x)
+        return (logits, A) if return_attention else logits
+
+    @property
+    def input_linear(self) -> nn.Linear: return self.attention_net[0]
+
+# %% ../nbs/08_slide_model.ipynb #4c417ad8
+def slide_model_from_state_dict(sd:dict) -> tuple[nn.Module, str]:
+    "An empty slide model shaped after state dict `sd` (`module.` prefixes allowed), with its kind: `hipt_lgp`, `hipt_gp` or `abmil`."
+    sd = {k.replace("module.", ""): v for k, v in sd.items()}
+    if "classifiers.weight" in sd: return ABMIL(sd["classifiers.weight"].shape[0], in_dim=sd["attention_net.0.weight"].shape[1]), "abmil"
+    if "classifier.weight" not in sd: raise ValueError("not a slide-model state dict (no classifier.weight or classifiers.weight)")
+    n = sd["classifier.weight"].shape[0]
+    blocks = {int(k.split(".")[2]) for k in sd if k.startswith("local_vit.blocks.")}
+    if blocks: return HIPT_LGP_FC(n, local_depth=max(blocks) + 1), "hipt_lgp"
+    return HIPT_GP_FC(n), "hipt_gp"
