@@ -19,8 +19,8 @@ import torch
 # %% auto #0
 __all__ = ['format_info', 'info_command', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
            'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command', 'load_trained',
-           'predict_slides', 'predict_command', 'add_training_args', 'heatmap_command', 'positive_float',
-           'build_parser', 'main', 'cli_reference']
+           'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command', 'add_training_args',
+           'heatmap_command', 'positive_float', 'build_parser', 'main', 'cli_reference']
 
 # %% ../nbs/13_cli.ipynb #77890e0c
 def format_info(info:dict, target_mpp:float=0.5) -> str:
@@ -215,6 +215,8 @@ def train_command(args) -> int:
     _guard(args.out, "summary.csv", args.overwrite)
     if args.model == "hipt_lgp" and args.vit4k is None:
         print("warning: no --vit4k: the ViT_4K-256 inside HIPT_LGP_FC is RANDOMLY INITIALISED", file=sys.stderr)
+    if args.model != "hipt_lgp" and (args.vit4k is not None or args.no_freeze_4k):
+        print(f"warning: --vit4k and --no-freeze-4k are ignored: {args.model} has no ViT_4K-256", file=sys.stderr)
     s = _train_settings(args)
     folds = [int(f) for f in args.fold.split(",")] if args.fold else None
     if args.task == "subtype":
@@ -227,6 +229,7 @@ def train_command(args) -> int:
         print(f"train survival: {len(rows)} fold(s); val c-index {m:.3f} ± {sd:.3f} → {args.out/'summary.csv'}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #c1f1c87b
 def eval_command(args) -> int:
     "Run `hipt_nb eval knn|linear`."
     from hipt_nb.ssl_eval import ssl_eval
@@ -238,39 +241,61 @@ def eval_command(args) -> int:
     return 0
 
 def load_trained(checkpoint) -> tuple:
-    "A trained slide model from a state dict (ours or the official `s_<fold>_checkpoint.pt`), its kind, and `config.json` beside it if any."
-    from hipt_nb.slide import HIPT_GP_FC, HIPT_LGP_FC, load_slide_model
+    "A trained slide model from a state dict (ours or the official `s_<fold>_checkpoint.pt`; HIPT_LGP_FC of any ViT_4K-256 depth, HIPT_GP_FC or ABMIL), its kind, and `config.json` beside it if any."
+    from hipt_nb.slide import load_slide_model, slide_model_from_state_dict
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file(): raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
     try: sd = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as e: raise ValueError(f"{checkpoint}: not a slide-model state dict ({type(e).__name__}: {e})") from None
-    if not isinstance(sd, dict) or not any(k.endswith("classifier.weight") for k in sd): raise ValueError(f"{checkpoint}: not a slide-model state dict (no classifier.weight)")
-    n = next(v for k, v in sd.items() if k.endswith("classifier.weight")).shape[0]
-    lgp = any("local_vit." in k for k in sd)
-    model = load_slide_model(HIPT_LGP_FC(n) if lgp else HIPT_GP_FC(n), sd).eval()
+    except Exception as e: raise ValueError(f"{checkpoint}: not a slide-model state dict ({type(e).__name__}: {' '.join(str(e).split())})") from None
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items()):
+        raise ValueError(f"{checkpoint}: not a slide-model state dict (not a mapping of names to tensors)")
+    try: model, kind = slide_model_from_state_dict(sd)
+    except (KeyError, ValueError, IndexError) as e: raise ValueError(f"{checkpoint}: {e}") from None
+    try: model = load_slide_model(model, sd).eval()
+    except ValueError as e: raise ValueError(f"{checkpoint}: " + " ".join(str(e).split()).removeprefix("state dict ")) from None   # one line
     cfg_path = checkpoint.parent/"config.json"
     cfg = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
-    return model, ("hipt_lgp" if lgp else "hipt_gp"), cfg
+    return model, kind, cfg
 
-def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=None) -> list[dict]:
-    "Apply a trained slide model to h5 feature files; write `out/predictions.csv` and `out/attention/<slide_id>.csv`."
+# %% ../nbs/13_cli.ipynb #f250f77b
+def slide_geometry(path, n:int, region0:float|None=4096) -> tuple[np.ndarray, float|None]:
+    "Level-0 top-left coords [n, 2] of a feature file's regions and their side in level-0 pixels (attribute `patch_size_level0`, else `region0`); zeros where the file has no coords (official `.pt`)."
     import h5py
-    from hipt_nb.data import atomic_path
+    path = Path(path)
+    if path.suffix != ".h5": return np.zeros((n, 2), np.int64), region0
+    with h5py.File(path, "r") as h:
+        if "coords" not in h: return np.zeros((n, 2), np.int64), region0
+        a = h.attrs if "patch_size_level0" in h.attrs else h["coords"].attrs
+        return h["coords"][:], float(a["patch_size_level0"]) if "patch_size_level0" in a else region0
+
+def slide_attention(model, kind:str, path, region0:float|None=4096) -> tuple:
+    "Run a slide model on one feature file: (logits, attention [K], level-0 top-left of the K boxes [K, 2], box side or None): one box per region, per 256² patch for ABMIL."
+    from hipt_nb.train import read_bag
+    from hipt_nb.viz import patch_coords
+    x = read_bag(path, "features_cls4k" if kind == "hipt_gp" else "features_cls256")
+    coords, side = slide_geometry(path, len(x), region0)
+    if len(coords) != len(x): raise ValueError(f"{path}: {len(coords)} coords for {len(x)} regions of features")
+    with torch.no_grad(): logits, A = model(x, return_attention=True)
+    if kind == "abmil":
+        if x.ndim != 3: raise ValueError(f"{path}: ABMIL's patch positions need region grids [M, 256, 384], got {tuple(x.shape)}")
+        coords, side = patch_coords(coords, side or 4096), (side or 4096)/16
+    return logits, A[0].numpy(), coords, side
+
+# %% ../nbs/13_cli.ipynb #66b17eac
+def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=None) -> list[dict]:
+    "Apply a trained slide model to h5 feature files; write `out/predictions.csv` and `out/attention/<slide_id>.csv` (x, y, attention: per region, per 256² patch for ABMIL)."
     from hipt_nb.survival import hazards_survival
-    from hipt_nb.train import _write_rows, read_bag
+    from hipt_nb.train import _write_rows
     model, kind, cfg = load_trained(checkpoint)
     task = task or cfg.get("task", "subtype")
     classes = list(classes) if classes else cfg.get("classes") or [str(i) for i in range(model.n_classes)]
     if task == "subtype" and len(classes) != model.n_classes: raise ValueError(f"{len(classes)} class names for a {model.n_classes}-class model")
-    key = "features_cls256" if kind == "hipt_lgp" else "features_cls4k"
     files = [p for f in features for p in (sorted(Path(f).glob("*.h5")) if Path(f).is_dir() else [Path(f)])]
     if not files: raise FileNotFoundError(f"no h5 feature files in {[str(f) for f in features]}")
     out = Path(out); rows = []
     for f in files:
-        x = read_bag(f, key)
-        with h5py.File(f, "r") as h: coords = h["coords"][:] if "coords" in h else np.zeros((len(x), 2), np.int64)
-        with torch.no_grad(): logits, A = model(x, return_attention=True)
-        row = dict(slide_id=f.stem, n_regions=len(x))
+        logits, A, coords, _ = slide_attention(model, kind, f)
+        row = dict(slide_id=f.stem, n_regions=len(coords) if kind != "abmil" else len(coords)//256)
         if task == "survival":
             S = hazards_survival(logits)[1][0]
             row.update(risk=float(-S.sum()), **{f"S_{k}": float(v) for k, v in enumerate(S)})
@@ -278,7 +303,7 @@ def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=N
             p = torch.softmax(logits, 1)[0]
             row.update({f"p_{c}": float(v) for c, v in zip(classes, p)}, prediction=classes[int(p.argmax())])
         rows.append(row)
-        _write_rows(out/"attention"/f"{f.stem}.csv", [dict(x=int(c[0]), y=int(c[1]), attention=float(a)) for c, a in zip(coords, A[0])])
+        _write_rows(out/"attention"/f"{f.stem}.csv", [dict(x=int(c[0]), y=int(c[1]), attention=float(a)) for c, a in zip(coords, A)])
     _write_rows(out/"predictions.csv", rows)
     return rows
 
@@ -289,6 +314,7 @@ def predict_command(args) -> int:
     print(f"predict: {len(rows)} slide(s) → {args.out/'predictions.csv'}, attention in {args.out/'attention'}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #54c4c287
 def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
     "Flags of `train subtype` / `train survival`."
     p.add_argument("--csv", required=True, type=Path, help="cohort CSV: case_id, slide_id, " + ("survival_months, censorship" if survival else "label (or oncotree_code)"))
@@ -297,7 +323,10 @@ def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
     p.add_argument("--splits", type=Path, help="folder of splits_<k>.csv (official format), used as given")
     p.add_argument("--folds", type=int, help=f"number of patient-level folds to draw when no --splits (default {5 if survival else 10})")
     p.add_argument("--fold", help="run only these folds, e.g. 0 or 0,3 (job arrays)")
-    p.add_argument("--model", choices=["hipt_lgp", "hipt_gp"], default="hipt_lgp", help="HIPT_LGP_FC on features_cls256 (default) or HIPT_GP_FC on features_cls4k")
+    p.add_argument("--model", choices=["hipt_lgp", "hipt_gp", "abmil"], default="hipt_lgp",
+                   help="hipt_lgp: HIPT_LGP_FC on features_cls256 (default); hipt_gp: HIPT_GP_FC on features_cls4k; abmil: gated-attention MIL "
+                        "over every 256² patch (CLAM-SB without instance loss), features_cls256 flattened to [M·256, 384], "
+                        "the patch-level baseline of the paper's slide-level tables")
     p.add_argument("--vit4k", type=Path, help="stage-2 DINO checkpoint loaded into HIPT_LGP_FC's ViT_4K-256")
     p.add_argument("--no-freeze-4k", action="store_true", help="fine-tune the ViT_4K-256 (default: frozen, the paper's setting)")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default 20); the last epoch's model is evaluated and saved")
@@ -323,27 +352,28 @@ def heatmap_command(args) -> int:
     "Run `hipt_nb heatmap`."
     from hipt_nb.viz import heatmap_model, region_heatmaps, slide_heatmap
     from hipt_nb.wsi import WSI, region_grid, segment_tissue
-    from hipt_nb.train import read_bag
+    if args.slide_model is not None:               # the slide model and its features are checked before any region is drawn
+        if args.features is None: raise ValueError("--slide-model needs --features (the slide's extraction h5)")
+        if not Path(args.features).is_file(): raise FileNotFoundError(f"{args.features}: no such feature file")
+        sm, kind, _ = load_trained(args.slide_model)
     model, what = heatmap_model(args.vit256, args.vit4k, args.weights)
     print(f"heatmap: {what}", file=sys.stderr if "course" in what else sys.stdout)
     written = []
     with WSI(args.slide, mpp=args.mpp) as wsi:
+        if args.slide_model is not None:
+            _, A, boxes, side = slide_attention(sm, kind, args.features, region0=int(round(4096*wsi.scale)))
         if args.region:
             coords = [tuple(int(v) for v in r.split(",")) for r in args.region]
-        else:
+        elif args.max_regions > 0:
             grid = region_grid(wsi, segment_tissue(wsi))
             if len(grid) == 0: raise ValueError(f"{args.slide}: no tissue region found")
             coords = [tuple(int(v) for v in grid.coords[i]) for i in np.argsort(-grid.tissue, kind="stable")[:args.max_regions]]
+        else: coords = []                          # --max-regions 0: only the slide-level map
         for x, y in coords:
             written += region_heatmaps(model, wsi.read_region((x, y)), args.out, f"{wsi.slide_id}_{x}_{y}", scale=args.scale, title=f"{wsi.slide_id} ({x}, {y})")
         if args.slide_model is not None:
-            import h5py
-            if args.features is None: raise ValueError("--slide-model needs --features (the slide's extraction h5)")
-            sm, kind, _ = load_trained(args.slide_model)
-            x = read_bag(args.features, "features_cls256" if kind == "hipt_lgp" else "features_cls4k")
-            with h5py.File(args.features, "r") as f: c = f["coords"][:]
-            with torch.no_grad(): _, A = sm(x, return_attention=True)
-            written.append(slide_heatmap(wsi, c, A[0].numpy(), args.out))
+            title = f"{wsi.slide_id}: ABMIL attention per 256² patch" if kind == "abmil" else None
+            written.append(slide_heatmap(wsi, boxes, A, args.out, box0=side, title=title))
     print(f"heatmap: {len(written)} PNG file(s) in {args.out}")
     return 0
 
@@ -450,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     hm.add_argument("slide", help="slide file")
     hm.add_argument("--out", required=True, type=Path, help="output folder for the PNG files")
     hm.add_argument("--region", action="append", help="level-0 top-left X,Y of a region (repeatable; default: the most tissued)")
-    hm.add_argument("--max-regions", type=int, default=1, help="without --region: the N regions with most tissue (default 1)")
+    hm.add_argument("--max-regions", type=int, default=1, help="without --region: the N regions with most tissue (default 1; 0: only the slide-level map)")
     hm.add_argument("--weights", choices=["official", "course"], help="official (downloaded once) or the shipped course checkpoints")
     hm.add_argument("--vit256", type=Path, help="ViT-256 DINO checkpoint (with --vit4k)")
     hm.add_argument("--vit4k", type=Path, help="ViT-4K DINO checkpoint (with --vit256)")
@@ -466,8 +496,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try: return args.func(args)
-    except (FileNotFoundError, ValueError, OSError) as e:
-        print(f"hipt_nb {args.command}: error: {e}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, OSError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e          # a KeyError's str() adds quotes
+        print(f"hipt_nb {args.command}: error: {msg}", file=sys.stderr)
         return 2
 
 # %% ../nbs/13_cli.ipynb #94b75014

@@ -127,7 +127,7 @@ def twin_order(lesion:np.ndarray, rng, grid:int=16) -> np.ndarray:
     return perm
 
 # %% ../nbs/01a_cohorts.ipynb #265d7d20
-CONTEXT_COHORT = dict(n_pairs=100, regions=(1, 3), k=(12, 32), stain=(1.4, 0.95), stride=64, min_tissue=0.8, seed=0, version=1)
+CONTEXT_COHORT = dict(n_pairs=100, regions=(1, 3), k=(12, 32), stain=(2.5, 0.6), stride=64, min_tissue=0.8, seed=0, version=1)
 
 def plan_context_cohort(n_tiles:dict, n_pairs:int, regions, k, seed:int, **_) -> list[dict]:
     "Slides of the context cohort, in pairs (nest, twin): tissue, tile indices [M, 256], lesion maps [M, 256], the nest region, from one seed."
