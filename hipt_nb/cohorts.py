@@ -169,7 +169,7 @@ def snap_ties(scores, tol:float=1e-6) -> np.ndarray:
     return out
 
 # %% ../nbs/01a_cohorts.ipynb #3914f12f
-def region_image(tiles:np.ndarray, idx, lesion, stain=(1.4, 0.95), grid:int=16) -> np.ndarray:
+def region_image(tiles:np.ndarray, idx, lesion, stain:tuple, grid:int=16) -> np.ndarray:
     "The region image [grid·s, grid·s, 3] uint8 of tiles `tiles[idx]` in row-major order, restained where `lesion`."
     s = tiles.shape[1]
     out = np.empty((grid*s, grid*s, 3), np.uint8)

@@ -13,13 +13,16 @@ import torch
 import torch.nn as nn
 import torchvision.transforms as T
 
+from .cohort_features import read_truth
+from .cohorts import mw_auc
 from .core import to_grid
-from .data import cached, demo_slide
+from .data import assets_dir, cached, demo_slide
 from .dino import dino_args, train_dino
 from .vit4k import vit4k_xs
 
 # %% auto #0
-__all__ = ['RegionGrids', 'GridCrops', 'dino4k_args', 'stage2_models', 'train_stage2', 'demo_region_features']
+__all__ = ['RegionGrids', 'GridCrops', 'dino4k_args', 'stage2_models', 'train_stage2', 'demo_region_features', 'nest_pairs',
+           'region_cls', 'nest_probe', 'context_vit4k']
 
 # %% ../nbs/07_dino4k.ipynb #083215af
 class RegionGrids(torch.utils.data.Dataset):
@@ -108,3 +111,31 @@ def demo_region_features() -> Path:
             if row["status"] != "done": raise RuntimeError(f"demo feature extraction failed: {row}")
             os.replace(Path(d)/"h5_files"/f"{demo_slide(slide).stem}.h5", path)
     return cached("demo_region_features.h5", build, slide="tissue_20x", depth=1, seed=0)
+
+# %% ../nbs/07_dino4k.ipynb #94cf4e41
+def nest_pairs(cohort) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    "Region grids [2P, 256, 384] of the nest region of every positive slide and the same region of its twin; labels (1 = nest) and the held-out flags."
+    truth = read_truth(cohort); nest = {r["pair"]: r["nest_region"] for r in truth if r["label"] == 1}
+    X, y, ho = [], [], []
+    for r in truth:
+        with h5py.File(Path(cohort)/"h5_files"/f"{r['slide_id']}.h5", "r") as f: X.append(f["features_cls256"][nest[r["pair"]]])
+        y.append(r["label"]); ho.append(r["held_out"])
+    return torch.from_numpy(np.stack(X)), np.array(y), np.array(ho, bool)
+
+def region_cls(vit4k:nn.Module, X:torch.Tensor, batch:int=64) -> np.ndarray:
+    "ViT_4096-256 CLS embeddings [n, 192] of region grids [n, 256, 384] (row-major)."
+    with torch.inference_mode(): return torch.cat([vit4k(to_grid(X[i:i + batch], 16, 16)) for i in range(0, len(X), batch)]).float().numpy()
+
+def nest_probe(E:np.ndarray, y:np.ndarray, held_out:np.ndarray) -> float:
+    "Test AUC on the held-out regions of a standardised logistic regression fitted on the others (exact Mann–Whitney AUC)."
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)).fit(E[~held_out], y[~held_out])
+    return mw_auc(y[held_out], clf.predict_proba(E[held_out])[:, 1])
+
+def context_vit4k() -> Path:
+    "The course's ViT_4096-256 (two blocks) pretrained by stage-2 DINO on the context cohort (package data; `tools/context_checkpoint.py`)."
+    p = assets_dir()/"context_vit4k.pth"
+    if not p.is_file(): raise FileNotFoundError(f"{p}: missing; reinstall hipt_nb or run tools/context_checkpoint.py")
+    return p

@@ -18,7 +18,7 @@ from sklearn.metrics import auc, roc_auc_score, roc_curve
 import hipt_nb
 from .core import to_grid
 from .data import SAMPLE_SLIDE_MPP, atomic_path, cached, sample_slide
-from .slide import HIPT_GP_FC, HIPT_LGP_FC, load_slide_model
+from .slide import ABMIL, HIPT_GP_FC, HIPT_LGP_FC, load_slide_model
 from .vit import vit256_small
 from .vit4k import vit4k_xs
 
@@ -165,7 +165,8 @@ class SlideForward(nn.Module):
     def embed(self, key, src) -> torch.Tensor:
         "Region embeddings [M, 192] of bag `key`; `src` is its features or a mapping (e.g. `FeatureBags`), read only when not cached."
         if self.frozen and key in self.cache: return self.cache[key]
-        x = (src[key] if isinstance(src, Mapping) else src).to(self.model.classifier.weight.device)
+        x = (src[key] if isinstance(src, Mapping) else src).to(next(self.model.parameters()).device)
+        if isinstance(self.model, ABMIL): return x.reshape(-1, x.shape[-1])  # ABMIL: every 256² patch embedding, [M·256, 384]
         if not isinstance(self.model, HIPT_LGP_FC): return x                  # HIPT_GP_FC: features_cls4k are the embeddings
         if not self.frozen: return self.model.region_embeddings(x)
         with torch.no_grad(): self.cache[key] = self.model.region_embeddings(x).detach()
@@ -182,9 +183,9 @@ class SlideForward(nn.Module):
         return self.model.pool(h)
 
     def fold_standardizer(self) -> nn.Module:
-        "Fold the standardisation into `global_phi.0` (exact) and return the plain model."
+        "Fold the standardisation into the model's first linear layer (`global_phi.0`, or ABMIL's `attention_net.0`; exact) and return the plain model."
         if self.mu is not None:
-            lin = self.model.global_phi[0]
+            lin = self.model.input_linear
             with torch.no_grad():
                 w = lin.weight/self.sd.to(lin.weight)
                 lin.bias -= w @ self.mu.to(w); lin.weight.copy_(w)
@@ -212,19 +213,21 @@ def mean_std(values) -> tuple[float, float]:
 def train_args(**overrides) -> argparse.Namespace:
     "The official subtyping settings (hipt.md §4.4) plus ours; keyword arguments override."
     a = dict(epochs=20, lr=2e-4, weight_decay=1e-5, seed=1, k=10, val_frac=0.1, test_frac=0.1, prop=1.0,
-             model="hipt_lgp", vit4k=None, freeze_4k=True, dropout=0.25, weighted_sample=True,
+             model="hipt_lgp", vit4k=None, freeze_4k=True, local_depth=None, dropout=0.25, weighted_sample=True,
              loss_scale_quirk=False, standardize=False, device="cpu", progress=True)
     unknown = set(overrides) - set(a)
     if unknown: raise TypeError(f"unknown training setting(s) {sorted(unknown)}")
     return argparse.Namespace(**{**a, **overrides})
 
 def build_slide_model(args, n_classes:int) -> nn.Module:
-    "`HIPT_LGP_FC` (features_cls256; `args.vit4k` a stage-2 checkpoint, frozen with `args.freeze_4k`) or `HIPT_GP_FC` (features_cls4k)."
-    if args.model == "hipt_lgp": return HIPT_LGP_FC(n_classes, args.dropout, vit4k_checkpoint=args.vit4k, freeze_4k=args.freeze_4k)
+    "`HIPT_LGP_FC` (features_cls256; `args.vit4k` a stage-2 checkpoint, frozen with `args.freeze_4k`; else `args.local_depth` blocks), `HIPT_GP_FC` (features_cls4k) or `ABMIL` (features_cls256, every patch)."
+    if args.model == "hipt_lgp":
+        return HIPT_LGP_FC(n_classes, args.dropout, vit4k_checkpoint=args.vit4k, freeze_4k=args.freeze_4k, local_depth=args.local_depth)
     if args.model == "hipt_gp": return HIPT_GP_FC(n_classes, dropout=args.dropout)
-    raise ValueError(f"unknown slide model {args.model!r}; choose hipt_lgp or hipt_gp")
+    if args.model == "abmil": return ABMIL(n_classes, dropout=args.dropout)
+    raise ValueError(f"unknown slide model {args.model!r}; choose hipt_lgp, hipt_gp or abmil")
 
-def feature_key(args) -> str: return "features_cls256" if args.model == "hipt_lgp" else "features_cls4k"
+def feature_key(args) -> str: return "features_cls4k" if args.model == "hipt_gp" else "features_cls256"
 
 def balanced_weights(classes) -> torch.Tensor:
     "Sampling weight N / N_c of each item (CLAM's `make_weights_for_balanced_classes_split`)."
@@ -325,6 +328,8 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
             if keys:
                 p, _ = predict(net, bags, keys); yy = np.array([y_of[k] for k in keys])
                 row[f"{s}_auc"], row[f"{s}_acc"] = auc_score(yy, p), float((p.argmax(1) == yy).mean())
+                _write_rows(out/f"{s}_predictions_{i}.csv", [dict(slide_id=k, label=int(l), **{f"p_{j}": float(v) for j, v in enumerate(pr)})
+                                                            for k, l, pr in zip(keys, yy, p)])
         model = net.fold_standardizer()
         with atomic_path(out/f"s_{i}_checkpoint.pt") as tmp: torch.save(model.state_dict(), tmp)
         if hist:
