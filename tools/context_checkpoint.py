@@ -15,14 +15,16 @@ measure what it learned along the way, and record exactly how.
 import json, shlex, subprocess, sys, time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from hipt_nb.cohort_features import context_cohort, read_truth
+from hipt_nb.core import to_grid
 from hipt_nb.data import assets_dir, sha256sum
 from hipt_nb.dino4k import nest_pairs, nest_probe, region_cls
 from hipt_nb.vit4k import vit4k_from_checkpoint
 
-ITERS, BATCH, KEEP = 1500, 16, 100
+ITERS, BATCH, KEEP = 1000, 16, 100
 STAGE2 = ["hipt_nb", "pretrain", "stage2", "--depth", "2", "--out-dim", "4096", "--batch-size", str(BATCH), "--max-iters", str(ITERS),
           "--warmup-iters", "100", "--freeze-last-layer-iters", "100", "--lr", "0.008", "--seed", "0", "--no-progress",
           "--save-every", str(KEEP), "--keep-every", str(KEEP)]
@@ -31,6 +33,13 @@ def teacher_fp16(ck):
     sd = torch.load(ck, map_location="cpu", weights_only=False)
     t = {k.replace("module.", "").replace("backbone.", ""): v for k, v in sd["teacher"].items() if not k.replace("module.", "").startswith("head.")}
     return {"teacher": {k: v.half() if v.is_floating_point() else v for k, v in t.items()}, "args": sd["args"]}
+
+def diagnostics(v, X) -> dict:
+    "What could let ViT_4096-256 see arrangement: the spread of its positional embedding, and how far its CLS attention is from uniform."
+    with torch.inference_mode(): a = v.get_last_selfattention(to_grid(X, 16, 16))[:, :, 0, 1:]       # [n, heads, 256]
+    a = a/a.sum(-1, keepdim=True)
+    rel_entropy = float((-(a*a.clamp_min(1e-12).log()).sum(-1)/np.log(256)).mean())
+    return {"pos_embed_std": float(v.pos_embed[0, 1:].std()), "attention_relative_entropy": rel_entropy}
 
 def main(work):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
@@ -49,11 +58,12 @@ def main(work):
     X, y, ho = nest_pairs(ctx)
     out = assets_dir()/"context_vit4k.pth"
     torch.save(teacher_fp16(work/"s2"/"checkpoint.pth"), out)
-    curve = {0: nest_probe(region_cls(vit4k_from_checkpoint(ctx/"vit4k_random.pth"), X), y, ho)}
-    for it in range(KEEP, ITERS + 1, KEEP):
-        curve[it] = nest_probe(region_cls(vit4k_from_checkpoint(work/"s2"/f"checkpoint{it:07d}.pth"), X), y, ho)
-        print(f"iteration {it}: held-out nest probe AUC {curve[it]:.3f}", flush=True)
-    rec["probe_auc"] = curve
+    curve, diag = {}, {}
+    for it in range(0, ITERS + 1, KEEP):
+        v = vit4k_from_checkpoint(ctx/"vit4k_random.pth" if it == 0 else work/"s2"/f"checkpoint{it:07d}.pth")
+        curve[it], diag[it] = nest_probe(region_cls(v, X), y, ho), diagnostics(v, X[ho])
+        print(f"iteration {it}: held-out nest probe AUC {curve[it]:.3f}, {diag[it]}", flush=True)
+    rec["probe_auc"], rec["diagnostics"] = curve, diag
     rec["probe_auc_shipped_fp16"] = nest_probe(region_cls(vit4k_from_checkpoint(out).float(), X), y, ho)
     rec["probe_auc_mean_patch"] = nest_probe(X.mean(1).numpy(), y, ho)
     rec["held_out_pairs"], rec["pretraining_pairs"] = int(ho.sum()//2), int((~ho).sum()//2)
