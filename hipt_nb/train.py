@@ -206,7 +206,7 @@ def mean_std(values) -> tuple[float, float]:
 
 # %% ../nbs/09_subtyping.ipynb #d290aad4
 def train_args(**overrides) -> argparse.Namespace:
-    "The official subtyping settings (hipt.md §4.4) plus ours; keyword arguments override."
+    "The official subtyping settings (`2-Weakly-Supervised-Subtyping/main.py`, commit 780fafa) plus ours; keyword arguments override."
     a = dict(epochs=20, lr=2e-4, weight_decay=1e-5, seed=1, k=10, val_frac=0.1, test_frac=0.1, prop=1.0,
              model="hipt_lgp", vit4k=None, freeze_4k=True, local_depth=None, dropout=0.25, weighted_sample=True,
              loss_scale_quirk=False, standardize=False, device="cpu", progress=True)
