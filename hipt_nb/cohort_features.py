@@ -21,7 +21,7 @@ from .vit import vit256_from_checkpoint, vit256_small
 from .vit4k import vit4k_xs
 
 # %% auto #0
-__all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'context_bank', 'course_vit256_path', 'context_cohort',
+__all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'context_bank', 'context_vit256_path', 'context_cohort',
            'read_truth']
 
 # %% ../nbs/05a_cohort_features.ipynb #edc05a3d
@@ -111,7 +111,9 @@ def context_bank(stain, stride, min_tissue, vit:nn.Module) -> dict:
         out[t] = np.stack([embed_tiles(tiles, vit), embed_tiles(np.stack([restain(x, *stain) for x in tiles]), vit)], 1)
     return out
 
-def course_vit256_path() -> Path: return assets_dir()/"course_vit256.pth"
+def context_vit256_path() -> Path:
+    "The ViT_256-16 of the context cohort: the first course checkpoint (400 iterations on the bundled slide), pinned."
+    return assets_dir()/"context_vit256.pth"
 
 def _context_truth(s:dict) -> dict:
     return dict(slide_id=s["slide_id"], case_id=s["case_id"], pair=s["pair"], label=s["label"], tissue=s["tissue"], held_out=s["held_out"],
@@ -121,10 +123,10 @@ def _context_truth(s:dict) -> dict:
 # %% ../nbs/05a_cohort_features.ipynb #ff189926
 def context_cohort(**overrides) -> Path:
     "Cached context cohort (see `CONTEXT_COHORT`): `h5_files/`, `subtype.csv` (classes scattered / nest; case = twin pair), `truth.csv`, `bank.npz`, `vit4k_random.pth`."
-    recipe = {**CONTEXT_COHORT, "vit256_sha256": sha256sum(course_vit256_path()), "depth4k": 2, **overrides}
+    recipe = {**CONTEXT_COHORT, "vit256_sha256": sha256sum(context_vit256_path()), "depth4k": 2, **overrides}
     def build(path, stain, stride, min_tissue, seed, depth4k, **_):
         def fill(tmp):
-            bank = context_bank(stain, stride, min_tissue, vit256_from_checkpoint(course_vit256_path()))
+            bank = context_bank(stain, stride, min_tissue, vit256_from_checkpoint(context_vit256_path()))
             np.savez(tmp/"bank.npz", **bank)
             torch.manual_seed(seed + 1); vit4k = vit4k_xs(depth=depth4k).eval()
             torch.save({"teacher": vit4k.state_dict(), "args": None}, tmp/"vit4k_random.pth")
