@@ -6,7 +6,6 @@
 from __future__ import annotations
 import math
 import numpy as np
-import torch
 
 # %% auto #0
 __all__ = ['TOKEN', 'PATCH', 'REGION', 'grid_shape', 'patchify', 'unpatchify', 'to_grid', 'from_grid', 'split_index',
