@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_wsi.ipynb #d886607e
 from __future__ import annotations
-import csv, json, os, tempfile, time, warnings
+import csv, glob, json, os, tempfile, time, warnings
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
@@ -12,19 +12,20 @@ import cv2
 import h5py
 import numpy as np
 import openslide
-import torch
+from filelock import FileLock
 from PIL import Image
 
 import hipt_nb
 from .core import PATCH, REGION, grid_shape, patchify, unit_box
-from .data import atomic_path
+from .data import Busy, atomic_path, exclusive
 
 # %% auto #0
 __all__ = ['SEG_PRESETS', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'SlideError', 'NotASlideError', 'MissingMPPError',
-           'ResolutionError', 'RegionReadError', 'SegmentationError', 'target_scale', 'WSI', 'SegParams', 'seg_params',
-           'saturation_mask', 'close_mask', 'tissue_contours', 'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid',
-           'patch_coords', 'plot_tissue', 'plot_region', 'RegionDataset', 'save_coords', 'load_coords', 'find_slides',
-           'read_manifest', 'update_manifest', 'save_figure', 'grid_with_thumbnail', 'tile_slide', 'tile_slides']
+           'ResolutionError', 'RegionReadError', 'SegmentationError', 'target_scale', 'SlideWarning', 'recorded_mpp',
+           'resolve_mpp', 'WSI', 'SegParams', 'seg_params', 'saturation_mask', 'close_mask', 'tissue_contours',
+           'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid', 'patch_coords', 'plot_tissue', 'plot_region',
+           'RegionDataset', 'save_coords', 'load_coords', 'find_slides', 'read_manifest', 'update_manifest',
+           'save_figure', 'grid_with_thumbnail', 'empty_reason', 'clear_temporaries', 'tile_slide', 'tile_slides']
 
 # %% ../nbs/01_wsi.ipynb #0633dbfd
 class SlideError(Exception):
@@ -48,6 +49,7 @@ def target_scale(mpp:float, target_mpp:float=0.5, tol:float=0.05) -> float:
 # %% ../nbs/01_wsi.ipynb #d74ae18e
 def _open(path):
     path = Path(path)
+    if path.is_symlink() and not path.exists(): raise NotASlideError(path, f"a symbolic link to {os.readlink(path)}, which does not exist")
     if not path.exists(): raise NotASlideError(path, "no such file")
     if path.is_dir(): raise NotASlideError(path, "is a directory; pass the slide file (for MRXS the .mrxs file, for DICOM one .dcm file)")
     try: return openslide.OpenSlide(str(path))
@@ -55,19 +57,36 @@ def _open(path):
         raise NotASlideError(path, "not a slide format OpenSlide can read (or a slide file that is truncated or corrupt)") from None
     except openslide.OpenSlideError as e: raise NotASlideError(path, f"OpenSlide cannot open it ({e}); the file may be truncated or corrupt") from None
 
+class SlideWarning(UserWarning): "Something about the inputs worth a line on stderr: a given mpp not used or overriding the file's, a file skipped."
+
+def recorded_mpp(osr) -> float|None:
+    "The mean of the mpp the slide records in x and y, or None if it records none (or nonsense)."
+    try: v = [float(osr.properties[k]) for k in (openslide.PROPERTY_NAME_MPP_X, openslide.PROPERTY_NAME_MPP_Y) if osr.properties.get(k)]
+    except ValueError: return None
+    return float(np.mean(v)) if v and all(x > 0 for x in v) else None
+
+def resolve_mpp(path, recorded:float|None, mpp:float|None=None, force_mpp:bool=False, tol:float=0.05) -> tuple[float, str]:
+    "(mpp, source): the `recorded` one ('file'); the given `mpp` only where the file records none ('given'), or with `force_mpp` ('forced', warned)."
+    if mpp is not None and not mpp > 0: raise ValueError(f"{path}: mpp must be > 0, got {mpp}")
+    if force_mpp and mpp is None: raise ValueError(f"{path}: force_mpp (--force-mpp) needs the mpp to force (--mpp)")
+    if recorded is None:
+        if mpp is None: raise MissingMPPError(path, "the file does not record its pixel size (mpp); pass mpp= (or --mpp) if you know it")
+        return float(mpp), "given"
+    if force_mpp:
+        warnings.warn(f"{path}: the file records {recorded:g} µm/px; using the forced {mpp:g} µm/px instead (--force-mpp)", SlideWarning)
+        return float(mpp), "forced"
+    if mpp is not None and abs(mpp/recorded - 1) > tol:
+        warnings.warn(f"{path}: the file records {recorded:g} µm/px; the given {mpp:g} µm/px is not used (--force-mpp would override the file)", SlideWarning)
+    return recorded, "file"
+
+# %% ../nbs/01_wsi.ipynb #93585d5b
 class WSI:
-    "A whole-slide image opened with OpenSlide, with its pixel size and the scale to `target_mpp`."
-    def __init__(self, path, mpp:float|None=None, target_mpp:float=0.5, mpp_tolerance:float=0.05):
+    "A whole-slide image opened with OpenSlide, its pixel size (`resolve_mpp`: the file's, else `mpp`; `force_mpp` overrides the file) and the scale to `target_mpp`."
+    def __init__(self, path, mpp:float|None=None, target_mpp:float=0.5, mpp_tolerance:float=0.05, force_mpp:bool=False):
         self.path, self.target_mpp, self.mpp_tolerance = Path(path), target_mpp, mpp_tolerance
         self._osr, self._pid = _open(self.path), os.getpid()
         p = self._osr.properties
-        recorded = [float(p[k]) for k in (openslide.PROPERTY_NAME_MPP_X, openslide.PROPERTY_NAME_MPP_Y) if p.get(k)]
-        if mpp is not None:
-            if not mpp > 0: raise ValueError(f"{path}: mpp must be > 0, got {mpp}")
-            self.mpp, self.mpp_source = float(mpp), "given"
-        elif recorded and all(r > 0 for r in recorded):
-            self.mpp, self.mpp_source = float(np.mean(recorded)), "file"
-        else: raise MissingMPPError(self.path, "the file does not record its pixel size (mpp); pass mpp= (or --mpp) if you know it")
+        self.mpp, self.mpp_source = resolve_mpp(self.path, recorded_mpp(self._osr), mpp, force_mpp, mpp_tolerance)
         self.scale = target_scale(self.mpp, target_mpp, mpp_tolerance)
         if self.scale < 1:
             raise ResolutionError(self.path, f"{self.mpp:g} µm/px is coarser than the target {target_mpp:g} µm/px; HIPT needs 20x (0.5 µm/px) or finer")
@@ -257,9 +276,38 @@ def patch_coords(xy, scale:float=1.0, size:int=REGION, patch:int=PATCH) -> np.nd
     return (np.asarray(xy, np.float64) + np.round(boxes*scale)).astype(np.int64)
 
 # %% ../nbs/01_wsi.ipynb #67a4d5b7
+def _plural(n:int, word:str) -> str: return f"{n} {word}{'' if n == 1 else 's'}"
+
+def _draw_lattice(ax, grid:RegionGrid, s:float, W:float, H:float):
+    "Region boxes of side `s` (kept: yellow, dropped: dashed grey) labelled with their tissue share, and hatched padding past the slide's `W`×`H`."
+    import matplotlib.patches as mpatches
+    rows, cols = grid.shape
+    kept = {tuple(rc) for rc in grid.rowcol.tolist()}
+    for r in range(rows):
+        for c in range(cols):
+            k = (r, c) in kept
+            ax.add_patch(mpatches.Rectangle((c*s, r*s), s, s, fill=False, ec="yellow" if k else "0.4", lw=2 if k else 1, ls="-" if k else "--"))
+            ax.text((c + .04)*s, (r + .1)*s, f"{grid.fractions[r, c]:.0%}", color="k" if k else "0.4", fontsize=9,
+                    bbox=dict(fc="yellow" if k else "white", alpha=.8, lw=0))
+    for x, y, w, h in ((W, 0, cols*s - W, rows*s), (0, H, W, rows*s - H)):      # past the right edge, past the bottom edge
+        if w > 0 and h > 0: ax.add_patch(mpatches.Rectangle((x, y), w, h, fill=False, hatch="//", ec="0.6", lw=0))
+
+def _tissue_legend(ax, grid:RegionGrid|None, padded:bool, holes:bool):
+    "Legend below the picture: what the lines, boxes, labels and hatching mean."
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    h = [Line2D([], [], color="lime", label="tissue contour")] + ([Line2D([], [], color="dodgerblue", label="hole")] if holes else [])
+    if grid is not None:
+        t = f"{grid.min_tissue:.0%}"
+        if len(grid): h.append(Patch(fill=False, ec="yellow", lw=2, label=f"region kept; % = tissue share of the region (≥ {t})"))
+        if len(grid) < grid.fractions.size: h.append(Patch(fill=False, ec="0.4", ls="--", label=f"region dropped (< {t} tissue)"))
+        if padded: h.append(Patch(fill=False, hatch="//", ec="0.6", label="padding past the slide's edge (read as white)"))
+    ax.legend(handles=h, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=2, fontsize=8, frameon=False)
+
+# %% ../nbs/01_wsi.ipynb #413ad60d
 def plot_tissue(wsi:WSI, tissue:Tissue, grid:RegionGrid|None=None, ax=None, max_size:int=1024, title:str|None=None):
-    "Thumbnail of `wsi` with tissue contours (green), holes (blue) and the region lattice (kept: yellow, with fractions)."
-    import matplotlib.pyplot as plt, matplotlib.patches as mpatches
+    "Thumbnail of `wsi` with tissue contours (green), holes (blue) and the region lattice (kept: yellow, labelled with their tissue share; padding hatched)."
+    import matplotlib.pyplot as plt
     th = wsi.osr.get_thumbnail((max_size, max_size)).convert("RGB")
     f = wsi.dimensions[0]/th.size[0]
     if ax is None: _, ax = plt.subplots(figsize=(7, 7*th.size[1]/th.size[0]))
@@ -267,21 +315,20 @@ def plot_tissue(wsi:WSI, tissue:Tissue, grid:RegionGrid|None=None, ax=None, max_
     for c, hs in zip(tissue.contours, tissue.holes):
         ax.plot(*(np.vstack([c[:, 0], c[:1, 0]])/f).T, color="lime", lw=1.2)
         for hh in hs: ax.plot(*(np.vstack([hh[:, 0], hh[:1, 0]])/f).T, color="dodgerblue", lw=1.2)
+    W, H = wsi.dimensions[0]/f, wsi.dimensions[1]/f
+    padded = False
     if grid is not None:
-        rows, cols = grid.shape; s0 = grid.size*wsi.scale
-        kept = {tuple(rc) for rc in grid.rowcol.tolist()}
-        for r in range(rows):
-            for c in range(cols):
-                k = (r, c) in kept
-                ax.add_patch(mpatches.Rectangle((c*s0/f, r*s0/f), s0/f, s0/f, fill=False, ec="yellow" if k else "0.4",
-                                                lw=2 if k else 1, ls="-" if k else "--"))
-                ax.text((c + .04)*s0/f, (r + .1)*s0/f, f"{grid.fractions[r, c]:.0%}", color="k" if k else "0.4", fontsize=9,
-                        bbox=dict(fc="yellow" if k else "white", alpha=.8, lw=0))
-        ax.set_xlim(0, max(th.size[0], cols*s0/f)); ax.set_ylim(max(th.size[1], rows*s0/f), 0)
-    ax.set_title(title or f"{wsi.path.name}: {len(tissue.contours)} tissue contours" + (f", {len(grid)} regions" if grid is not None else ""))
+        s = grid.size*wsi.scale/f
+        _draw_lattice(ax, grid, s, W, H)
+        W2, H2 = max(W, grid.shape[1]*s), max(H, grid.shape[0]*s)
+        padded, m = (W2 > W + 1 or H2 > H + 1), .02*max(W2, H2)          # a margin, so that the boxes' edges are not clipped
+        ax.set_xlim(-m, W2 + m); ax.set_ylim(H2 + m, -m)
+    _tissue_legend(ax, grid, padded, holes=any(len(hs) for hs in tissue.holes))
+    ax.set_title(title or f"{wsi.path.name}: {_plural(len(tissue.contours), 'tissue contour')}" + (f", {_plural(len(grid), 'region')}" if grid is not None else ""))
     ax.axis("off")
     return ax
 
+# %% ../nbs/01_wsi.ipynb #157af7bc
 def plot_region(region:np.ndarray, ax=None, patch:int=PATCH, title:str|None=None):
     "A region with its grid of `patch`² patches, every 16th patch index written."
     import matplotlib.pyplot as plt
@@ -294,14 +341,15 @@ def plot_region(region:np.ndarray, ax=None, patch:int=PATCH, title:str|None=None
     return ax
 
 # %% ../nbs/01_wsi.ipynb #4cc4a728
-class RegionDataset(torch.utils.data.Dataset):
-    "Regions of `size` target pixels at the level-0 `coords` of each `WSI` in `slides`, as uint8 [size, size, 3] tensors."
+class RegionDataset:
+    "Regions of `size` target pixels at the level-0 `coords` of each `WSI` in `slides`, as uint8 [size, size, 3] tensors (a map-style dataset for `torch.utils.data.DataLoader`)."
     def __init__(self, slides:list, coords:list, size:int=REGION):
         if len(slides) != len(coords): raise ValueError(f"{len(slides)} slides but {len(coords)} coordinate arrays")
         self.slides, self.size = list(slides), size
         self.index = [(i, tuple(int(v) for v in xy)) for i, cs in enumerate(coords) for xy in np.asarray(cs).reshape(-1, 2)]
     def __len__(self): return len(self.index)
     def __getitem__(self, k):
+        import torch                                   # here, not at module level: `hipt_nb tile` and `info` never load torch
         i, xy = self.index[k]
         img = self.slides[i].read_region(xy, self.size)
         return dict(image=torch.from_numpy(img), slide=i, coords=torch.tensor(xy))
@@ -336,29 +384,62 @@ def load_coords(path) -> tuple[np.ndarray, dict]:
 # %% ../nbs/01_wsi.ipynb #a1882dc1
 SLIDE_EXTENSIONS = (".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".bif", ".svslide", ".dcm")
 
-def find_slides(inputs, default_mpp:float|None=None) -> list[dict]:
-    "Resolve slide files, folders and CSVs (`path`[, `slide_id`, `mpp`]) into dicts with `path`, `slide_id`, `mpp`."
+def _is_slide_name(p:Path) -> bool: return p.suffix.lower() in SLIDE_EXTENSIONS
+
+def _folder_slides(folder:Path, mpp, force:bool) -> list[dict]:
+    "Slide files under `folder` (one `.dcm` per folder); a dangling symbolic link named like a slide is skipped with a warning."
+    found, dcm_dirs = [], set()
+    for f in sorted(folder.rglob("*")):
+        if f.is_symlink() and not f.exists():
+            if _is_slide_name(f) or _is_slide_name(Path(os.readlink(f))):
+                warnings.warn(f"{f}: skipped: a symbolic link to {os.readlink(f)}, which does not exist", SlideWarning)
+            continue
+        if not _is_slide_name(f) or not f.is_file(): continue
+        if f.suffix.lower() == ".dcm":
+            if f.parent in dcm_dirs: continue
+            dcm_dirs.add(f.parent)
+        found.append(dict(path=f, slide_id=f.parent.name if f.suffix.lower() == ".dcm" else f.stem, mpp=mpp, force_mpp=force))
+    return found
+
+def _flag(v, where:str) -> bool:
+    "A CSV yes/no cell: 1/true/yes/y or 0/false/no/n/empty."
+    v = (v or "").strip().lower()
+    if v in ("1", "true", "yes", "y"): return True
+    if v in ("", "0", "false", "no", "n"): return False
+    raise ValueError(f"{where}: force_mpp must be yes/no, true/false or 1/0, got {v!r}")
+
+def _csv_slides(p:Path, mpp, force:bool) -> list[dict]:
+    "Rows of a slide list CSV: `path` (relative to the CSV), optional `slide_id`, `mpp`, `force_mpp`."
+    with open(p, newline="") as fh: rows = list(csv.DictReader(fh))
+    if not rows or "path" not in rows[0]: raise ValueError(f"{p}: a slide list needs a 'path' column")
     out = []
-    for inp in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
+    for i, r in enumerate(rows, start=2):                     # line numbers as an editor shows them (line 1: the header)
+        sp = Path(r["path"]); sp = sp if sp.is_absolute() else p.parent/sp
+        try: m = float(r["mpp"]) if r.get("mpp") else mpp
+        except ValueError: raise ValueError(f"{p}, line {i}: mpp {r['mpp']!r} is not a number") from None
+        f = _flag(r["force_mpp"], f"{p}, line {i}") if "force_mpp" in r and (r["force_mpp"] or "").strip() else force
+        out.append(dict(path=sp, slide_id=r.get("slide_id") or sp.stem, mpp=m, force_mpp=f))
+    return out
+
+# %% ../nbs/01_wsi.ipynb #990c0c2c
+def find_slides(inputs, default_mpp:float|None=None, force_mpp:bool=False) -> list[dict]:
+    "Resolve slide files, folders and CSVs (`path`[, `slide_id`, `mpp`, `force_mpp`]) into dicts with `path`, `slide_id`, `mpp`, `force_mpp`."
+    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    out = []
+    for inp in inputs:
         p = Path(inp)
         if p.is_dir():
-            found, dcm_dirs = [], set()
-            for f in sorted(p.rglob("*")):
-                if f.suffix.lower() not in SLIDE_EXTENSIONS or not f.is_file(): continue
-                if f.suffix.lower() == ".dcm":
-                    if f.parent in dcm_dirs: continue
-                    dcm_dirs.add(f.parent)
-                found.append(dict(path=f, slide_id=f.parent.name if f.suffix.lower() == ".dcm" else f.stem, mpp=default_mpp))
+            found = _folder_slides(p, default_mpp, force_mpp)
+            if not found and len(inputs) > 1: warnings.warn(f"{p}: no slide files in this folder", SlideWarning)
             out += found
-        elif p.suffix.lower() == ".csv":
-            with open(p, newline="") as fh:
-                rows = list(csv.DictReader(fh))
-            if not rows or "path" not in rows[0]: raise ValueError(f"{p}: a slide list needs a 'path' column")
-            for r in rows:
-                sp = Path(r["path"]); sp = sp if sp.is_absolute() else p.parent/sp
-                out.append(dict(path=sp, slide_id=r.get("slide_id") or sp.stem,
-                                mpp=float(r["mpp"]) if r.get("mpp") else default_mpp))
-        else: out.append(dict(path=p, slide_id=p.stem, mpp=default_mpp))
+        elif p.suffix.lower() == ".csv" and p.is_file(): out += _csv_slides(p, default_mpp, force_mpp)
+        elif p.is_symlink() and not p.exists(): raise ValueError(f"{p}: a symbolic link to {os.readlink(p)}, which does not exist")
+        elif not p.exists(): raise ValueError(f"{p}: no such file or folder")
+        else: out.append(dict(path=p, slide_id=p.stem, mpp=default_mpp, force_mpp=force_mpp))
+    if inputs and not out:
+        raise ValueError(f"no slide files in {', '.join(str(i) for i in inputs)} (searched for {' '.join(SLIDE_EXTENSIONS)})")
+    for o in out:
+        if o["force_mpp"] and o["mpp"] is None: raise ValueError(f"{o['path']}: --force-mpp (force_mpp) without an mpp to force: give --mpp or an 'mpp' column")
     ids = [o["slide_id"] for o in out]
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup: raise ValueError(f"duplicate slide ids {dup}: outputs would overwrite each other; give them distinct slide_id in a CSV")
@@ -374,10 +455,13 @@ def read_manifest(path) -> dict:
     with open(path, newline="") as f: return {r["slide_id"]: r for r in csv.DictReader(f)}
 
 def update_manifest(path, row:dict):
-    "Insert or replace `row` (by slide_id) in the manifest CSV at `path`, atomically."
-    rows = read_manifest(path); rows[row["slide_id"]] = {k: row.get(k, "") for k in MANIFEST_COLUMNS}
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, MANIFEST_COLUMNS); w.writeheader(); w.writerows(rows.values())
+    "Insert or replace `row` (by slide_id) in the manifest CSV at `path`, atomically, holding `.locks/<name>.lock` beside it (waiting for other writers)."
+    path = Path(path)
+    lock = path.parent/".locks"/f"{path.stem}.lock"; lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        rows = read_manifest(path); rows[row["slide_id"]] = {k: row.get(k, "") for k in MANIFEST_COLUMNS}
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, MANIFEST_COLUMNS); w.writeheader(); w.writerows(rows.values())
 
 def save_figure(fig, path):
     "Save a matplotlib figure as PNG atomically."
@@ -394,30 +478,55 @@ def grid_with_thumbnail(wsi:WSI, png, seg:SegParams|None=None, min_tissue:float=
     save_figure(fig, png)
     return tissue, grid
 
-def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=0.05,
-               seg:SegParams|None=None, overwrite:bool=False) -> dict:
-    "Segment and grid one slide; write its coords h5 and thumbnail under `out`; return its manifest row."
-    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
+# %% ../nbs/01_wsi.ipynb #824364a8
+def empty_reason(grid:RegionGrid) -> str:
+    "Why `grid` kept no region: the best region's tissue share against the threshold, for the manifest's error column."
+    pct = lambda v: f"{100*v:.3g} %"
+    best = float(grid.fractions.max()) if grid.fractions.size else 0.0
+    if grid.min_tissue <= 0: return "no tissue found: 0 % tissue in every region"
+    return f"best region {pct(best)} tissue < --min-tissue {pct(grid.min_tissue)}"
+
+def clear_temporaries(out, slide_id:str) -> list[Path]:
+    "Remove what a killed run left of `slide_id` in OUT/thumbnails and OUT/coords: `atomic_path`'s `.<slide_id>.XXXXXXXX.tmp.png`/`.h5`."
+    gone = []
+    for sub, ext in (("thumbnails", ".png"), ("coords", ".h5")):
+        for f in (Path(out)/sub).glob(f".{glob.escape(slide_id)}.{'?'*8}.tmp{ext}"):   # mkstemp's 8 random characters
+            f.unlink(missing_ok=True); gone.append(f)
+    return gone
+
+def _tile_locked(path:Path, out:Path, slide_id:str, row:dict, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite) -> dict:
     h5 = out/"coords"/f"{slide_id}.h5"
-    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
-    if h5.exists() and not overwrite:
-        return {**row, "status": "skipped", "n_regions": len(load_coords(h5)[0])}
+    if h5.exists() and not overwrite: return {**row, "status": "skipped", "n_regions": len(load_coords(h5)[0])}
     t0 = time.time()
     try:
-        with WSI(path, mpp=mpp, target_mpp=target_mpp) as w:
+        with WSI(path, mpp=mpp, target_mpp=target_mpp, force_mpp=force_mpp) as w:
             tissue, grid = grid_with_thumbnail(w, out/"thumbnails"/f"{slide_id}.png", seg, min_tissue)
             if len(grid): save_coords(h5, w, grid, tissue)
             elif h5.exists(): h5.unlink()
-        return {**row, "status": "done" if len(grid) else "empty", "n_regions": len(grid), "seconds": round(time.time() - t0, 2)}
+        return {**row, "status": "done" if len(grid) else "empty", "n_regions": len(grid), "seconds": round(time.time() - t0, 2),
+                "error": "" if len(grid) else empty_reason(grid)}
     except (SlideError, ValueError, OSError) as e:
         return {**row, "status": "failed", "seconds": round(time.time() - t0, 2), "error": str(e)}
 
-def tile_slides(inputs, out, mpp:float|None=None, progress:bool=True, **kwargs) -> list[dict]:
-    "`tile_slide` over every slide of `inputs` (files, folders, CSVs), recording each in `out/manifest.csv`."
+# %% ../nbs/01_wsi.ipynb #59232d34
+def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=0.05,
+               seg:SegParams|None=None, overwrite:bool=False, force_mpp:bool=False) -> dict:
+    "Segment and grid one slide, holding its lock `OUT/.locks/<slide_id>.lock`; write its coords h5 and thumbnail under `out`; return its manifest row (status `busy` if another process holds the slide)."
+    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
+    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
+    try:
+        with exclusive(out/".locks"/f"{slide_id}.lock", what=f"{slide_id} ({path})"):
+            clear_temporaries(out, slide_id)
+            return _tile_locked(path, out, slide_id, row, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite)
+    except Busy as e: return {**row, "status": "busy", "error": str(e)}
+
+def tile_slides(inputs, out, mpp:float|None=None, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
+    "`tile_slide` over every slide of `inputs` (files, folders, CSVs), recording each in `out/manifest.csv` (except `busy` ones, another process's)."
     from tqdm import tqdm
-    slides = find_slides(inputs, default_mpp=mpp)
+    slides = find_slides(inputs, default_mpp=mpp, force_mpp=force_mpp)
     rows = []
     for s in tqdm(slides, desc="tile", unit="slide", disable=not progress):
-        r = tile_slide(s["path"], out, slide_id=s["slide_id"], mpp=s["mpp"], **kwargs)
-        update_manifest(Path(out)/"manifest.csv", r); rows.append(r)
+        r = tile_slide(s["path"], out, slide_id=s["slide_id"], mpp=s["mpp"], force_mpp=s["force_mpp"], **kwargs)
+        if r["status"] != "busy": update_manifest(Path(out)/"manifest.csv", r)
+        rows.append(r)
     return rows
