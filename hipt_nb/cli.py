@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #7c282467
 from __future__ import annotations
-import argparse, json, os, sys
+import argparse, json, os, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +12,14 @@ import numpy as np
 import hipt_nb
 from .core import REGION, grid_shape
 from .data import sample_slide, slide_info
-from .wsi import SEG_PRESETS, SegParams, seg_params, tile_slides
-from .extract import PRECISIONS, extract_slides
-import torch
+from .wsi import SEG_PRESETS, SegParams, SlideWarning, resolve_mpp, seg_params, tile_slides
 
 # %% auto #0
-__all__ = ['format_info', 'info_command', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
+__all__ = ['STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command', 'positive_float',
+           'add_mpp_args', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
            'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command', 'load_trained',
            'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command', 'add_training_args',
-           'heatmap_command', 'positive_float', 'build_parser', 'main', 'cli_reference']
+           'heatmap_command', 'build_parser', 'check_out', 'main', 'cli_reference']
 
 # %% ../nbs/13_cli.ipynb #77890e0c
 def format_info(info:dict, target_mpp:float=0.5) -> str:
@@ -29,7 +28,7 @@ def format_info(info:dict, target_mpp:float=0.5) -> str:
              f"vendor           {info['vendor']}",
              f"level-0 size     {info['width']} x {info['height']} px"]
     mpp = info.get("mpp_x")
-    src = " (given with --mpp)" if info.get("mpp_given") else ""
+    src = {"given": " (given with --mpp)", "forced": " (forced with --force-mpp)"}.get(info.get("mpp_source"), "")
     lines.append(f"mpp              {mpp:g} µm/px{src}" if mpp else "mpp              unknown: the file does not record it; pass --mpp")
     op = info.get("objective_power")
     lines.append(f"objective power  {op:g}x" if op else "objective power  not recorded")
@@ -46,19 +45,44 @@ def info_command(args) -> int:
     "Run `hipt_nb info`."
     path = Path(args.slide) if args.slide else sample_slide()
     info = slide_info(path)
-    if args.mpp:
-        info.update(mpp_x=args.mpp, mpp_y=args.mpp, mpp_given=True)
-    elif info["mpp_x"] is None:
+    if args.mpp is not None or args.force_mpp:                    # the file's mpp wins unless --force-mpp (wsi.resolve_mpp)
+        mpp, info["mpp_source"] = resolve_mpp(path, info["mpp_x"], args.mpp, args.force_mpp)
+        if info["mpp_source"] != "file": info.update(mpp_x=mpp, mpp_y=mpp)
+    else: info["mpp_source"] = "file" if info["mpp_x"] else None
+    if info["mpp_source"] is None:
         print(f"hipt_nb info: warning: {path}: no mpp recorded; later commands will need --mpp", file=sys.stderr)
     print(json.dumps(info, indent=2) if args.json else format_info(info))
     return 0
+
+# %% ../nbs/13_cli.ipynb #44bd573b
+def positive_float(s:str) -> float:
+    "argparse type: a float > 0 (pixel sizes, rates)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
+    if not v > 0: raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
+    return v
+
+def add_mpp_args(p:argparse.ArgumentParser, csv:bool=False):
+    "`--mpp` (only for slides whose file records no pixel size) and `--force-mpp` (override the file, warned and recorded)."
+    col = " (a CSV 'mpp' column wins)" if csv else ""
+    p.add_argument("--mpp", type=positive_float, help=f"pixel size in µm for slides whose file does not record it{col}; a recorded one is kept (see --force-mpp)")
+    p.add_argument("--force-mpp", action="store_true", help="use the given mpp even where the file records one (for files that record it wrongly): "
+                   "a warning per slide, recorded as mpp_source 'forced'" + (" (per slide: a CSV 'force_mpp' column, yes/no)" if csv else ""))
+
+def _info_parser(sub):
+    i = sub.add_parser("info", help="open a slide and print its properties (default: the bundled slide)",
+                       description="Open a slide with OpenSlide and print vendor, size, mpp, objective power, pyramid levels and the 4096² region lattice at 20x.")
+    i.add_argument("slide", nargs="?", help="slide file (default: the bundled CMU-1-Small-Region.svs)")
+    add_mpp_args(i)
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.set_defaults(func=info_command)
 
 # %% ../nbs/13_cli.ipynb #d9a45cd8
 def add_tiling_args(p:argparse.ArgumentParser):
     "Slide inputs, segmentation and region-grid flags shared by `tile` and `extract`."
     p.add_argument("slides", nargs="*", help="slide files, folders or CSV lists (default: the bundled slide)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--mpp", type=positive_float, help="pixel size in µm for slides that do not record it (a CSV 'mpp' column wins)")
+    add_mpp_args(p, csv=True)
     p.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the regions (default 0.5 = 20x)")
     p.add_argument("--min-tissue", type=float, default=0.05, help="minimum tissue fraction of a kept region (default 0.05)")
     p.add_argument("--preset", choices=sorted(SEG_PRESETS), default="hipt_nb", help="segmentation parameter set (default hipt_nb)")
@@ -78,28 +102,61 @@ def slides_or_sample(args) -> list:
     "The slides given, or the bundled slide."
     return args.slides or [sample_slide()]
 
+# %% ../nbs/13_cli.ipynb #82f4f367
+STATUSES = ("done", "skipped", "empty", "failed", "busy")
+
 def report(command:str, rows:list, where:str) -> int:
-    "Print a run's status counts and failures; exit status 1 if any slide failed."
-    n = {s: sum(r["status"] == s for r in rows) for s in ("done", "skipped", "empty", "failed")}
+    "Print a run's status counts, why slides were empty, failed or busy; exit status 1 if any slide failed (a busy slide, another process's, is not a failure)."
+    n = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"{command}: {len(rows)} slides: " + ", ".join(f"{v} {k}" for k, v in n.items()) + f"; {where}")
     for r in rows:
+        if r["status"] == "empty" and r.get("error"): print(f"  empty: {r['slide_id']}: {r['error']}")
         if r["status"] == "failed": print(f"  failed: {r['error']}", file=sys.stderr)
+        if r["status"] == "busy": print(f"  busy, left to the other process: {r['error']}", file=sys.stderr)
     return 1 if n["failed"] else 0
 
 def tile_command(args) -> int:
     "Run `hipt_nb tile`."
-    rows = tile_slides(slides_or_sample(args), args.out, mpp=args.mpp, target_mpp=args.target_mpp, min_tissue=args.min_tissue,
-                       seg=seg_from_args(args), overwrite=args.overwrite)
+    rows = tile_slides(slides_or_sample(args), args.out, mpp=args.mpp, force_mpp=args.force_mpp, target_mpp=args.target_mpp,
+                       min_tissue=args.min_tissue, seg=seg_from_args(args), overwrite=args.overwrite)
     return report("tile", rows, f"manifest {args.out/'manifest.csv'}")
 
+def _tile_parser(sub):
+    t = sub.add_parser("tile", help="segment tissue and write the 4096² region grid of each slide (no model)",
+                       description="Segment tissue (CLAM's algorithm) and lay the slide-wide 4096² region lattice at the target mpp; "
+                                   "write OUT/coords/<slide_id>.h5, OUT/thumbnails/<slide_id>.png and OUT/manifest.csv.")
+    add_tiling_args(t)
+    t.set_defaults(func=tile_command)
+
 # %% ../nbs/13_cli.ipynb #c0f398ed
+PRECISION_CHOICES = ("fp32", "bf16", "fp16")   # the keys of hipt_nb.extract.PRECISIONS, spelled here so that --help needs no torch
+
 def extract_command(args) -> int:
     "Run `hipt_nb extract`."
+    from hipt_nb.extract import extract_slides
+    workers = args.workers if args.workers is not None else (2 if args.device.startswith("cuda") else 0)
     rows = extract_slides(slides_or_sample(args), args.out, weights=args.weights, vit256=args.vit256, vit4k=args.vit4k, mpp=args.mpp,
-                          shard=args.shard, device=args.device, batch_size=args.batch_size, seed=args.seed,
-                          precision=args.precision, workers=args.workers if args.workers is not None else (2 if args.device.startswith("cuda") else 0), target_mpp=args.target_mpp, min_tissue=args.min_tissue,
+                          force_mpp=args.force_mpp, shard=args.shard, device=args.device, batch_size=args.batch_size, seed=args.seed,
+                          precision=args.precision, workers=workers, target_mpp=args.target_mpp, min_tissue=args.min_tissue,
                           seg=seg_from_args(args), overwrite=args.overwrite, progress=not args.no_progress)
     return report("extract", rows, f"features in {args.out/'h5_files'}, manifest {args.out/'manifest.csv'}")
+
+def _extract_parser(sub):
+    x = sub.add_parser("extract", help="slides → HIPT features (h5 per slide), resumable, shardable",
+                       description="Segment, grid and embed every 4096² region of each slide with HIPT_4K; write OUT/h5_files/<slide_id>.h5 "
+                                   "(coords, features_cls256, features_cls4k, features_mean256, features), OUT/thumbnails and OUT/manifest.csv.")
+    add_tiling_args(x)
+    x.add_argument("--weights", choices=["official"], help="the official checkpoints (downloaded once into the cache)")
+    x.add_argument("--vit256", type=Path, help="ViT-256 DINO checkpoint (with --vit4k)")
+    x.add_argument("--vit4k", type=Path, help="ViT-4K DINO checkpoint (with --vit256)")
+    x.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
+    x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="fp32", help="autocast precision (bf16/fp16 need hardware support to be fast)")
+    x.add_argument("--workers", type=int, help="DataLoader processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU)")
+    x.add_argument("--batch-size", type=int, default=256, help="patches per ViT-256 forward (default 256 = one region)")
+    x.add_argument("--seed", type=int, default=0, help="seed of the random initialisation when no weights are given")
+    x.add_argument("--shard", help="i/n: process only slides i, i+n, ... (job arrays); torchrun's RANK/WORLD_SIZE otherwise")
+    x.add_argument("--no-progress", action="store_true", help="no progress bars")
+    x.set_defaults(func=extract_command)
 
 # %% ../nbs/13_cli.ipynb #c9543589
 _DINO_FLAGS = [  # (flag, dest, type, help): official hyperparameters, default from dino_args / dino4k_args
@@ -128,6 +185,7 @@ _DINO_FLAGS = [  # (flag, dest, type, help): official hyperparameters, default f
     ("--keep-every", "keep_every", int, "also keep OUT/checkpointNNNNNNN.pth every N iterations"),
 ]
 
+# %% ../nbs/13_cli.ipynb #f7b9f714
 def add_pretrain_args(p:argparse.ArgumentParser):
     "Flags shared by `pretrain stage1` and `pretrain stage2`."
     p.add_argument("--out", required=True, type=Path, help="output folder (checkpoint.pth, log.csv)")
@@ -135,7 +193,7 @@ def add_pretrain_args(p:argparse.ArgumentParser):
     p.add_argument("--init", type=Path, help="start from this DINO checkpoint's student and teacher (e.g. the official one)")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a run")
     p.add_argument("--device", help="cpu, cuda (default: cuda if available); under torchrun each process takes cuda:LOCAL_RANK")
-    p.add_argument("--precision", choices=list(PRECISIONS), help="autocast precision (default: fp16 on CUDA as the official runs, fp32 on CPU)")
+    p.add_argument("--precision", choices=list(PRECISION_CHOICES), help="autocast precision (default: fp16 on CUDA as the official runs, fp32 on CPU)")
     p.add_argument("--batch-size", type=int, dest="batch_size_per_gpu", metavar="N", help="images per process and iteration (default 64)")
     p.add_argument("--workers", type=int, help="DataLoader processes making the views (default 0 on CPU, 4 on CUDA)")
     p.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentation (default 0)")
@@ -143,6 +201,7 @@ def add_pretrain_args(p:argparse.ArgumentParser):
     g = p.add_argument_group("DINO hyperparameters (default: the official value)")
     for flag, dest, typ, h in _DINO_FLAGS: g.add_argument(flag, dest=dest, type=typ, help=h)
 
+# %% ../nbs/13_cli.ipynb #c3601633
 def _pretrain_settings(args, defaults):
     "DINO settings: from the checkpoint when resuming (runtime flags may change), else `defaults` with the flags given."
     runtime = ("device", "precision", "workers", "save_every", "keep_every")
@@ -158,32 +217,40 @@ def _pretrain_settings(args, defaults):
     given = {dest: getattr(args, dest) for _, dest, _, _ in _DINO_FLAGS if getattr(args, dest) is not None}
     given.update({k: getattr(args, k) for k in ("device", "precision", "workers", "batch_size_per_gpu", "seed") if getattr(args, k) is not None})
     s = defaults(**given)
-    if args.workers is None: s.workers = 4 if (s.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else 0
+    if args.workers is None:
+        import torch
+        s.workers = 4 if (s.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else 0
     return s, None
 
 def _say(msg:str):
     "Print on rank 0 only (torchrun)."
     if int(os.environ.get("RANK", 0)) == 0: print(msg, flush=True)
 
+# %% ../nbs/13_cli.ipynb #d1901904
+def _stage1_data(args) -> tuple:
+    "(dataset, description) of `pretrain stage1`: an image folder, or tissue patches of the slides."
+    from hipt_nb.dino import ImagePatches, SlidePatches
+    from hipt_nb.wsi import WSI, find_slides
+    if args.images is not None:
+        if args.slides: raise ValueError("give slides or --images, not both")
+        return ImagePatches(args.images), f"images in {args.images}"
+    slides = [WSI(d["path"], mpp=d["mpp"], force_mpp=d["force_mpp"], target_mpp=args.target_mpp)
+              for d in find_slides(slides_or_sample(args), args.mpp, args.force_mpp)]
+    data = SlidePatches(slides, size=256, stride=args.stride, min_tissue=args.min_tissue)
+    if len(data) == 0: raise ValueError(f"no 256² patch with ≥ {args.min_tissue:.0%} tissue in {[str(w.path) for w in slides]}")
+    return data, f"256² tissue patches from {len(slides)} slide(s)"
+
 def pretrain_command(args) -> int:
     "Run `hipt_nb pretrain stage1|stage2`."
-    from hipt_nb.dino import ImagePatches, SlidePatches, dino_args, train_stage1
+    import torch
+    from hipt_nb.dino import dino_args, train_stage1
     from hipt_nb.dino4k import RegionGrids, dino4k_args, train_stage2
-    from hipt_nb.wsi import WSI, find_slides
     if args.resume is not None and args.init is not None: raise ValueError("give --resume or --init, not both")
     if args.stage == "stage1":
         s, ck = _pretrain_settings(args, dino_args)
         if args.normalize is not None and ck is None:
             s.norm_mean, s.norm_std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if args.normalize == "imagenet" else ((0.5,)*3, (0.5,)*3)
-        if args.images is not None:
-            if args.slides: raise ValueError("give slides or --images, not both")
-            data, what = ImagePatches(args.images), f"images in {args.images}"
-        else:
-            slides = [WSI(d["path"], mpp=d["mpp"], target_mpp=args.target_mpp) for d in find_slides(slides_or_sample(args), args.mpp)]
-            data = SlidePatches(slides, size=256, stride=args.stride, min_tissue=args.min_tissue)
-            what = f"256² tissue patches from {len(slides)} slide(s)"
-            if len(data) == 0: raise ValueError(f"no 256² patch with ≥ {args.min_tissue:.0%} tissue in {[str(w.path) for w in slides]}")
-        train = train_stage1
+        (data, what), train = _stage1_data(args), train_stage1
     else:
         s, ck = _pretrain_settings(args, dino4k_args)
         data, what, train = RegionGrids(args.features), "region feature grids", train_stage2
@@ -196,6 +263,29 @@ def pretrain_command(args) -> int:
     last = f"{r['losses'][-1]:.4f}" if r["losses"] else "n/a"
     _say(f"pretrain {args.stage}: {r['iterations']:,} iterations done (last loss {last}); checkpoint {args.out/'checkpoint.pth'}, log {args.out/'log.csv'}")
     return 0
+
+# %% ../nbs/13_cli.ipynb #51daee0f
+def _pretrain_parser(sub):
+    pre = sub.add_parser("pretrain", help="DINO pretraining: stage1 (ViT_256-16 on patches) or stage2 (ViT_4096-256 on region features)",
+                         description="Self-supervised DINO pretraining of one level of HIPT, single process or under torchrun.")
+    st = pre.add_subparsers(dest="stage", metavar="STAGE"); st.required = True
+    s1 = st.add_parser("stage1", help="ViT_256-16 on 256² patches from slides (or an image folder)",
+                       description="DINO stage 1: ViT_256-16 on 256² tissue patches at 20x read from slides, or on --images DIR. "
+                                   "Writes OUT/checkpoint.pth (official layout) and OUT/log.csv.")
+    s1.add_argument("slides", nargs="*", help="slide files, folders or CSV lists (default: the bundled slide)")
+    s1.add_argument("--images", type=Path, help="a folder of image tiles instead of slides (any depth, no class folders needed)")
+    add_mpp_args(s1, csv=True)
+    s1.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the patches (default 0.5 = 20x)")
+    s1.add_argument("--stride", type=int, help="patch lattice step in target pixels (default 256; smaller: overlapping patches)")
+    s1.add_argument("--min-tissue", type=float, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
+    s1.add_argument("--normalize", choices=["half", "imagenet"], help="input normalisation: mean=std=0.5 (default, as HIPT's inference) or ImageNet's")
+    add_pretrain_args(s1)
+    s2 = st.add_parser("stage2", help="ViT_4096-256 on [256, 384] region feature grids from extraction h5 files",
+                       description="DINO stage 2: ViT_4096-256 on the features_cls256 grids of extraction h5 files (or .pt files). "
+                                   "Writes OUT/checkpoint.pth (official layout) and OUT/log.csv.")
+    s2.add_argument("features", nargs="+", help="extraction h5 files or folders (OUT/h5_files), or .pt region features")
+    add_pretrain_args(s2)
+    pre.set_defaults(func=pretrain_command)
 
 # %% ../nbs/13_cli.ipynb #662a6a5f
 def _guard(out:Path, name:str, overwrite:bool):
@@ -240,15 +330,36 @@ def eval_command(args) -> int:
     print(f"eval {args.method} ({args.embedding}): {len(rows)} fold(s); test AUC {summarize(rows, 'test_auc')} → {args.out/'summary.csv'}")
     return 0
 
+# %% ../nbs/13_cli.ipynb #a93382f2
+NOT_A_STATE_DICT = "not a slide-model state dict (parameter names → tensors, as `hipt_nb train` writes s_<fold>_checkpoint.pt)"
+
+def _load_failure(checkpoint:Path, e:Exception) -> str:
+    "What `torch.load(weights_only=True)` refused in `checkpoint`, in one line, without torch's advice to load it unsafely."
+    import re
+    with open(checkpoint, "rb") as f: head = f.read(2)
+    if head != b"PK" and head[:1] != b"\x80": return "it is not a PyTorch file"           # neither a zip (torch.save) nor a pickle
+    if (m := re.search(r"GLOBAL ([\w.]+)", str(e))): return f"it holds pickled Python objects ({m.group(1)}), as a training checkpoint does"
+    return f"it holds something torch will not load as plain tensors ({type(e).__name__})"
+
+def _describe(sd) -> str:
+    "What a loaded object is, in a few words."
+    import torch
+    if torch.is_tensor(sd): return f"it holds one tensor of shape {tuple(sd.shape)}"
+    if isinstance(sd, dict):
+        bad = [k for k, v in sd.items() if not (isinstance(k, str) and torch.is_tensor(v))]
+        return f"it holds a dict whose entries {', '.join(map(str, bad[:4]))}{' ...' if len(bad) > 4 else ''} are not tensors"
+    return f"it holds a {type(sd).__name__}"
+
 def load_trained(checkpoint) -> tuple:
     "A trained slide model from a state dict (ours or the official `s_<fold>_checkpoint.pt`; HIPT_LGP_FC of any ViT_4K-256 depth, HIPT_GP_FC or ABMIL), its kind, and `config.json` beside it if any."
+    import torch
     from hipt_nb.slide import load_slide_model, slide_model_from_state_dict
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file(): raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
     try: sd = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as e: raise ValueError(f"{checkpoint}: not a slide-model state dict ({type(e).__name__}: {' '.join(str(e).split())})") from None
+    except Exception as e: raise ValueError(f"{checkpoint}: {NOT_A_STATE_DICT}: {_load_failure(checkpoint, e)}") from None
     if not isinstance(sd, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items()):
-        raise ValueError(f"{checkpoint}: not a slide-model state dict (not a mapping of names to tensors)")
+        raise ValueError(f"{checkpoint}: {NOT_A_STATE_DICT}: {_describe(sd)}")
     try: model, kind = slide_model_from_state_dict(sd)
     except (KeyError, ValueError, IndexError) as e: raise ValueError(f"{checkpoint}: {e}") from None
     try: model = load_slide_model(model, sd).eval()
@@ -270,12 +381,15 @@ def slide_geometry(path, n:int, region0:float|None=4096) -> tuple[np.ndarray, fl
 
 def slide_attention(model, kind:str, path, region0:float|None=4096) -> tuple:
     "Run a slide model on one feature file: (logits, attention [K], level-0 top-left of the K boxes [K, 2], box side or None): one box per region, per 256² patch for ABMIL."
+    import torch
     from hipt_nb.train import read_bag
     from hipt_nb.viz import patch_coords
     x = read_bag(path, "features_cls4k" if kind == "hipt_gp" else "features_cls256")
     coords, side = slide_geometry(path, len(x), region0)
     if len(coords) != len(x): raise ValueError(f"{path}: {len(coords)} coords for {len(x)} regions of features")
-    with torch.no_grad(): logits, A = model(x, return_attention=True)
+    try:
+        with torch.no_grad(): logits, A = model(x, return_attention=True)
+    except (ValueError, RuntimeError) as e: raise ValueError(f"{path}: {' '.join(str(e).split())}") from None   # one line naming the file
     if kind == "abmil":
         if x.ndim != 3: raise ValueError(f"{path}: ABMIL's patch positions need region grids [M, 256, 384], got {tuple(x.shape)}")
         coords, side = patch_coords(coords, side or 4096), (side or 4096)/16
@@ -284,6 +398,7 @@ def slide_attention(model, kind:str, path, region0:float|None=4096) -> tuple:
 # %% ../nbs/13_cli.ipynb #66b17eac
 def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=None) -> list[dict]:
     "Apply a trained slide model to h5 feature files; write `out/predictions.csv` and `out/attention/<slide_id>.csv` (x, y, attention: per region, per 256² patch for ABMIL)."
+    import torch
     from hipt_nb.survival import hazards_survival
     from hipt_nb.train import _write_rows
     model, kind, cfg = load_trained(checkpoint)
@@ -337,6 +452,11 @@ def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run in OUT")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _task_args(p, survival)
+
+# %% ../nbs/13_cli.ipynb #7b3d8a45
+def _task_args(p:argparse.ArgumentParser, survival:bool):
+    "The flags only `train survival` or only `train subtype` has."
     if survival:
         p.add_argument("--gc", type=int, default=32, help="gradient accumulation: patients per optimiser step (default 32)")
         p.add_argument("--alpha", type=float, default=0.0, help="weight of the uncensored-only term of the NLL loss (default 0, as HIPT)")
@@ -347,96 +467,8 @@ def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
         p.add_argument("--prop", type=float, default=1.0, help="fraction of each fold's training cases to use (0.25: the paper's 25 %% setting)")
         p.add_argument("--loss-scale-quirk", action="store_true", help="divide the loss by 32 without accumulating, as the official subtyping code")
 
-# %% ../nbs/13_cli.ipynb #075e201e
-def heatmap_command(args) -> int:
-    "Run `hipt_nb heatmap`."
-    from hipt_nb.viz import heatmap_model, region_heatmaps, slide_heatmap
-    from hipt_nb.wsi import WSI, region_grid, segment_tissue
-    if args.slide_model is not None:               # the slide model and its features are checked before any region is drawn
-        if args.features is None: raise ValueError("--slide-model needs --features (the slide's extraction h5)")
-        if not Path(args.features).is_file(): raise FileNotFoundError(f"{args.features}: no such feature file")
-        sm, kind, _ = load_trained(args.slide_model)
-    model, what = heatmap_model(args.vit256, args.vit4k, args.weights)
-    print(f"heatmap: {what}", file=sys.stderr if "course" in what else sys.stdout)
-    written = []
-    with WSI(args.slide, mpp=args.mpp) as wsi:
-        if args.slide_model is not None:
-            _, A, boxes, side = slide_attention(sm, kind, args.features, region0=int(round(4096*wsi.scale)))
-        if args.region:
-            coords = [tuple(int(v) for v in r.split(",")) for r in args.region]
-        elif args.max_regions > 0:
-            grid = region_grid(wsi, segment_tissue(wsi))
-            if len(grid) == 0: raise ValueError(f"{args.slide}: no tissue region found")
-            coords = [tuple(int(v) for v in grid.coords[i]) for i in np.argsort(-grid.tissue, kind="stable")[:args.max_regions]]
-        else: coords = []                          # --max-regions 0: only the slide-level map
-        for x, y in coords:
-            written += region_heatmaps(model, wsi.read_region((x, y)), args.out, f"{wsi.slide_id}_{x}_{y}", scale=args.scale, title=f"{wsi.slide_id} ({x}, {y})")
-        if args.slide_model is not None:
-            title = f"{wsi.slide_id}: ABMIL attention per 256² patch" if kind == "abmil" else None
-            written.append(slide_heatmap(wsi, boxes, A, args.out, box0=side, title=title))
-    print(f"heatmap: {len(written)} PNG file(s) in {args.out}")
-    return 0
-
-# %% ../nbs/13_cli.ipynb #484f5c4c
-def positive_float(s:str) -> float:
-    "argparse type: a float > 0 (pixel sizes, rates)."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
-    if not v > 0: raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
-    return v
-
-def build_parser() -> argparse.ArgumentParser:
-    "The `hipt_nb` argument parser with all subcommands."
-    p = argparse.ArgumentParser(prog="hipt_nb", description="HIPT (Hierarchical Image Pyramid Transformer) on whole-slide images.")
-    p.add_argument("--version", action="version", version=f"hipt_nb {hipt_nb.__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-    i = sub.add_parser("info", help="open a slide and print its properties (default: the bundled slide)",
-                       description="Open a slide with OpenSlide and print vendor, size, mpp, objective power, pyramid levels and the 4096² region lattice at 20x.")
-    i.add_argument("slide", nargs="?", help="slide file (default: the bundled CMU-1-Small-Region.svs)")
-    i.add_argument("--mpp", type=positive_float, help="pixel size in µm to use when the file does not record it (or records it wrongly)")
-    i.add_argument("--json", action="store_true", help="print JSON instead of text")
-    i.set_defaults(func=info_command)
-    t = sub.add_parser("tile", help="segment tissue and write the 4096² region grid of each slide (no model)",
-                       description="Segment tissue (CLAM's algorithm) and lay the slide-wide 4096² region lattice at the target mpp; "
-                                   "write OUT/coords/<slide_id>.h5, OUT/thumbnails/<slide_id>.png and OUT/manifest.csv.")
-    add_tiling_args(t)
-    t.set_defaults(func=tile_command)
-    x = sub.add_parser("extract", help="slides → HIPT features (h5 per slide), resumable, shardable",
-                       description="Segment, grid and embed every 4096² region of each slide with HIPT_4K; write OUT/h5_files/<slide_id>.h5 "
-                                   "(coords, features_cls256, features_cls4k, features_mean256, features), OUT/thumbnails and OUT/manifest.csv.")
-    add_tiling_args(x)
-    x.add_argument("--weights", choices=["official"], help="the official checkpoints (downloaded once into the cache)")
-    x.add_argument("--vit256", type=Path, help="ViT-256 DINO checkpoint (with --vit4k)")
-    x.add_argument("--vit4k", type=Path, help="ViT-4K DINO checkpoint (with --vit256)")
-    x.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
-    x.add_argument("--precision", choices=list(PRECISIONS), default="fp32", help="autocast precision (bf16/fp16 need hardware support to be fast)")
-    x.add_argument("--workers", type=int, help="DataLoader processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU)")
-    x.add_argument("--batch-size", type=int, default=256, help="patches per ViT-256 forward (default 256 = one region)")
-    x.add_argument("--seed", type=int, default=0, help="seed of the random initialisation when no weights are given")
-    x.add_argument("--shard", help="i/n: process only slides i, i+n, ... (job arrays); torchrun's RANK/WORLD_SIZE otherwise")
-    x.add_argument("--no-progress", action="store_true", help="no progress bars")
-    x.set_defaults(func=extract_command)
-    pre = sub.add_parser("pretrain", help="DINO pretraining: stage1 (ViT_256-16 on patches) or stage2 (ViT_4096-256 on region features)",
-                         description="Self-supervised DINO pretraining of one level of HIPT, single process or under torchrun.")
-    st = pre.add_subparsers(dest="stage", metavar="STAGE"); st.required = True
-    s1 = st.add_parser("stage1", help="ViT_256-16 on 256² patches from slides (or an image folder)",
-                       description="DINO stage 1: ViT_256-16 on 256² tissue patches at 20x read from slides, or on --images DIR. "
-                                   "Writes OUT/checkpoint.pth (official layout) and OUT/log.csv.")
-    s1.add_argument("slides", nargs="*", help="slide files, folders or CSV lists (default: the bundled slide)")
-    s1.add_argument("--images", type=Path, help="a folder of image tiles instead of slides (any depth, no class folders needed)")
-    s1.add_argument("--mpp", type=positive_float, help="pixel size in µm for slides that do not record it")
-    s1.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the patches (default 0.5 = 20x)")
-    s1.add_argument("--stride", type=int, help="patch lattice step in target pixels (default 256; smaller: overlapping patches)")
-    s1.add_argument("--min-tissue", type=float, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
-    s1.add_argument("--normalize", choices=["half", "imagenet"], help="input normalisation: mean=std=0.5 (default, as HIPT's inference) or ImageNet's")
-    add_pretrain_args(s1)
-    s2 = st.add_parser("stage2", help="ViT_4096-256 on [256, 384] region feature grids from extraction h5 files",
-                       description="DINO stage 2: ViT_4096-256 on the features_cls256 grids of extraction h5 files (or .pt files). "
-                                   "Writes OUT/checkpoint.pth (official layout) and OUT/log.csv.")
-    s2.add_argument("features", nargs="+", help="extraction h5 files or folders (OUT/h5_files), or .pt region features")
-    add_pretrain_args(s2)
-    pre.set_defaults(func=pretrain_command)
+# %% ../nbs/13_cli.ipynb #3e4d778b
+def _train_parser(sub):
     tr = sub.add_parser("train", help="train slide models: subtype (classification) or survival, fold by fold",
                         description="Weakly supervised training of HIPT's slide model on extracted features, one model per fold.")
     ts = tr.add_subparsers(dest="task", metavar="TASK"); ts.required = True
@@ -445,6 +477,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_args(ts.add_parser("survival", help="patient-level survival (c-index)", description="Survival: NLL discrete-time loss, "
                                     "gradient accumulation over 32 patients, 5-fold patient-level CV (or --splits), last-epoch val c-index."), survival=True)
     tr.set_defaults(func=train_command)
+
+def _predict_parser(sub):
+    pr = sub.add_parser("predict", help="apply a trained slide model to h5 features (probabilities or risk, region attention)",
+                        description="Apply a trained slide model (ours or an official s_<fold>_checkpoint.pt) to extraction h5 files; "
+                                    "write OUT/predictions.csv and OUT/attention/<slide_id>.csv.")
+    pr.add_argument("features", nargs="+", help="extraction h5 files or folders of them")
+    pr.add_argument("--model", required=True, type=Path, help="slide-model state dict (s_<fold>_checkpoint.pt)")
+    pr.add_argument("--out", required=True, type=Path, help="output folder")
+    pr.add_argument("--task", choices=["subtype", "survival"], help="default: from config.json beside the checkpoint, else subtype")
+    pr.add_argument("--classes", help="class names in index order, e.g. IDC,ILC (default: from config.json)")
+    pr.add_argument("--overwrite", action="store_true", help="replace existing predictions in OUT")
+    pr.set_defaults(func=predict_command)
+
+# %% ../nbs/13_cli.ipynb #2e7ad05f
+def _eval_parser(sub):
     ev = sub.add_parser("eval", help="self-supervised evaluation of slide embeddings: knn or linear",
                         description="k-NN (k=5) or a linear probe on mean-pooled slide embeddings, on subtyping splits.")
     em = ev.add_subparsers(dest="method", metavar="METHOD"); em.required = True
@@ -464,16 +511,50 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--seed", type=int, default=1, help="seed of the drawn folds (default 1)")
         e.add_argument("--overwrite", action="store_true", help="replace an existing summary in OUT")
     ev.set_defaults(func=eval_command)
-    pr = sub.add_parser("predict", help="apply a trained slide model to h5 features (probabilities or risk, region attention)",
-                        description="Apply a trained slide model (ours or an official s_<fold>_checkpoint.pt) to extraction h5 files; "
-                                    "write OUT/predictions.csv and OUT/attention/<slide_id>.csv.")
-    pr.add_argument("features", nargs="+", help="extraction h5 files or folders of them")
-    pr.add_argument("--model", required=True, type=Path, help="slide-model state dict (s_<fold>_checkpoint.pt)")
-    pr.add_argument("--out", required=True, type=Path, help="output folder")
-    pr.add_argument("--task", choices=["subtype", "survival"], help="default: from config.json beside the checkpoint, else subtype")
-    pr.add_argument("--classes", help="class names in index order, e.g. IDC,ILC (default: from config.json)")
-    pr.add_argument("--overwrite", action="store_true", help="replace existing predictions in OUT")
-    pr.set_defaults(func=predict_command)
+
+# %% ../nbs/13_cli.ipynb #075e201e
+def _heatmap_checks(args, wsi) -> tuple:
+    "Everything a heatmap run needs, loaded and checked before any PNG is drawn: (slide attention or None, HIPT4K, its description, region coords)."
+    from hipt_nb.viz import heatmap_model
+    from hipt_nb.wsi import region_grid, segment_tissue
+    att = None
+    if args.slide_model is not None:
+        sm, kind, _ = load_trained(args.slide_model)
+        _, A, boxes, side = slide_attention(sm, kind, args.features, region0=int(round(4096*wsi.scale)))
+        att = (kind, A, boxes, side)
+    model, what = heatmap_model(args.vit256, args.vit4k, args.weights)
+    if args.region:
+        try: coords = [tuple(int(v) for v in r.split(",")) for r in args.region]
+        except ValueError: raise ValueError(f"--region {' '.join(args.region)}: give level-0 X,Y integers, e.g. --region 4096,0") from None
+        if any(len(c) != 2 for c in coords): raise ValueError(f"--region {' '.join(args.region)}: give X,Y pairs")
+    elif args.max_regions > 0:
+        grid = region_grid(wsi, segment_tissue(wsi))
+        if len(grid) == 0: raise ValueError(f"{args.slide}: no tissue region found")
+        coords = [tuple(int(v) for v in grid.coords[i]) for i in np.argsort(-grid.tissue, kind="stable")[:args.max_regions]]
+    else: coords = []                          # --max-regions 0: only the slide-level map
+    return att, model, what, coords
+
+def heatmap_command(args) -> int:
+    "Run `hipt_nb heatmap`."
+    from hipt_nb.viz import region_heatmaps, slide_heatmap
+    from hipt_nb.wsi import WSI
+    if (args.slide_model is None) != (args.features is None): raise ValueError("give --slide-model and --features (the slide's extraction h5) together")
+    if args.features is not None and not Path(args.features).is_file(): raise FileNotFoundError(f"{args.features}: no such feature file")
+    written = []
+    with WSI(args.slide, mpp=args.mpp, force_mpp=args.force_mpp) as wsi:
+        att, model, what, coords = _heatmap_checks(args, wsi)
+        print(f"heatmap: {what}", file=sys.stderr if "course" in what else sys.stdout)
+        for x, y in coords:
+            written += region_heatmaps(model, wsi.read_region((x, y)), args.out, f"{wsi.slide_id}_{x}_{y}", scale=args.scale, title=f"{wsi.slide_id} ({x}, {y})")
+        if att is not None:
+            kind, A, boxes, side = att
+            title = f"{wsi.slide_id}: ABMIL attention per 256² patch" if kind == "abmil" else None
+            written.append(slide_heatmap(wsi, boxes, A, args.out, box0=side, title=title))
+    print(f"heatmap: {len(written)} PNG file(s) in {args.out}")
+    return 0
+
+# %% ../nbs/13_cli.ipynb #958436ef
+def _heatmap_parser(sub):
     hm = sub.add_parser("heatmap", help="attention heatmaps of a slide: ViT_256-16, ViT_4K-256, factorised, and slide level",
                         description="Per-head attention maps of ViT_256-16 and ViT_4K-256 over 4096² regions and their factorised blend "
                                     "(PNG files), and with --slide-model the slide model's attention over the thumbnail.")
@@ -487,19 +568,53 @@ def build_parser() -> argparse.ArgumentParser:
     hm.add_argument("--scale", type=int, default=4, choices=[1, 2, 4, 8], help="maps at 4096/scale pixels (default 4: 1024²)")
     hm.add_argument("--slide-model", type=Path, help="trained slide model (s_<fold>_checkpoint.pt) for the slide-level map")
     hm.add_argument("--features", type=Path, help="the slide's extraction h5 (with --slide-model)")
-    hm.add_argument("--mpp", type=positive_float, help="pixel size in µm for slides that do not record it")
+    add_mpp_args(hm)
     hm.set_defaults(func=heatmap_command)
+
+# %% ../nbs/13_cli.ipynb #484f5c4c
+EXIT_STATUS = ("Exit status: 0 when every slide is done, skipped (done before), empty (no tissue: a result) or busy (another running "
+               "process holds it and will record it); 1 when any slide of a batch failed (the others are still processed; each failure "
+               "is one line on stderr and a row of OUT/manifest.csv); 2 for a usage error (a missing or unreadable input, inputs that "
+               "match no slide, an --out that is a file or not writable, a bad flag or checkpoint): one line naming the input and the problem.")
+
+def build_parser() -> argparse.ArgumentParser:
+    "The `hipt_nb` argument parser with all subcommands (each added by its `_<command>_parser`)."
+    p = argparse.ArgumentParser(prog="hipt_nb", description="HIPT (Hierarchical Image Pyramid Transformer) on whole-slide images.", epilog=EXIT_STATUS)
+    p.add_argument("--version", action="version", version=f"hipt_nb {hipt_nb.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for add in (_info_parser, _tile_parser, _extract_parser, _pretrain_parser, _train_parser, _eval_parser, _predict_parser, _heatmap_parser):
+        add(sub)
     return p
+
+# %% ../nbs/13_cli.ipynb #73d4d2a2
+def check_out(out:Path):
+    "Refuse an --out that is a file, or that this process cannot write or create (a usage error, before any work)."
+    out = Path(out); a = out
+    while not a.exists() and a != a.parent: a = a.parent             # the nearest existing folder (the root always exists)
+    if not a.is_dir(): raise ValueError(f"{out}: is a file, not a folder (--out)" if a == out else f"{out}: cannot be made: {a} is a file, not a folder (--out)")
+    if not os.access(a, os.W_OK | os.X_OK):
+        raise ValueError(f"{out}: folder is not writable (--out)" if a == out else f"{out}: cannot be made: {a} is not writable (--out)")
+
+def _one_line(command:str):
+    "A `warnings.showwarning` printing `hipt_nb COMMAND: warning: MESSAGE` as one line on stderr (clear of progress bars)."
+    def show(message, category, filename, lineno, file=None, line=None):
+        from tqdm import tqdm
+        tqdm.write(f"hipt_nb {command}: warning: {message}", file=sys.stderr)
+    return show
 
 def main(argv=None) -> int:
     "Entry point of the `hipt_nb` console command."
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try: return args.func(args)
-    except (FileNotFoundError, ValueError, OSError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e          # a KeyError's str() adds quotes
-        print(f"hipt_nb {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SlideWarning); warnings.showwarning = _one_line(args.command)
+        try:
+            if getattr(args, "out", None) is not None: check_out(args.out)
+            return args.func(args)
+        except (FileNotFoundError, ValueError, OSError, KeyError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else e          # a KeyError's str() adds quotes
+            print(f"hipt_nb {args.command}: error: {msg}", file=sys.stderr)
+            return 2
 
 # %% ../nbs/13_cli.ipynb #94b75014
 def cli_reference() -> str:
