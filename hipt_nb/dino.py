@@ -16,7 +16,7 @@ import torchvision.transforms as T
 from PIL import Image
 from timm.layers import trunc_normal_
 
-from .data import atomic_path
+from .data import atomic_path, hold
 from .vit import load_checkpoint_file, vit256_small
 from .wsi import WSI, _fractions, segment_tissue
 
@@ -314,6 +314,7 @@ def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backb
     if precision not in ("fp32", "bf16", "fp16"): raise ValueError(f"unknown precision {precision!r}; choose fp32, bf16 or fp16")
     if precision == "fp16" and not device.startswith("cuda"): raise ValueError("fp16 training needs CUDA; use --precision bf16 or fp32 on CPU")
     rank, world, device = init_distributed(device)
+    run_lock = hold(out/".locks"/"run.lock", f"training run {out}") if rank == 0 else None   # one live writer per folder
     gb = args.batch_size_per_gpu*world
     ck = read_checkpoint(resume) if resume is not None else None
     if ck is not None:
@@ -406,6 +407,7 @@ def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backb
     finally:
         bar.close()
         if logf is not None: logf.close()
+        if run_lock is not None: run_lock.release()
     _barrier()
     return dict(iterations=it, start=start, losses=losses, out=out, student=student, teacher=teacher, args=args, rank=rank, world=world)
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_extract.ipynb #786eb94a
 from __future__ import annotations
-import os, sys, time
+import os, signal, sys, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,16 +13,19 @@ import numpy as np
 import torch
 
 import hipt_nb
+from .data import Busy, exclusive, sha256sum
 from .hipt4k import HIPT4K, file_sha256, official_checkpoint, official_paths, to_input
 from .vit import vit256_small
 from .vit4k import vit4k_xs
-from .wsi import WSI, RegionDataset, SegParams, SlideError, find_slides, grid_with_thumbnail, load_coords, update_manifest
+from .wsi import (WSI, RegionDataset, SegParams, SlideError, clear_temporaries, empty_reason, find_slides, grid_with_thumbnail,
+                         load_coords, update_manifest)
 
 # %% auto #0
-__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'Weights', 'resolve_weights', 'build_model', 'extract_slide', 'shard_of',
-           'extract_slides']
+__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS', 'Weights', 'resolve_weights', 'widths',
+           'build_model', 'stop_point', 'slide_fingerprint', 'h5_problem', 'check_features', 'RegionError',
+           'extract_slide', 'shard_of', 'extract_slides']
 
-# %% ../nbs/05_extract.ipynb #a370ee0f
+# %% ../nbs/05_extract.ipynb #af992c80
 @dataclass
 class Weights:
     "Where the model's weights came from: checkpoint paths and their SHA-256 values, or `random`."
@@ -47,103 +50,199 @@ def resolve_weights(weights:str|None=None, vit256=None, vit4k=None) -> Weights:
     else: return Weights()
     return Weights(str(p256), str(p4k), file_sha256(p256), file_sha256(p4k))
 
+# %% ../nbs/05_extract.ipynb #75d2b916
+def widths(model:HIPT4K) -> tuple[int, int, int]:
+    "(ViT_256-16 output width, ViT_4096-256 input width, ViT_4096-256 output width) of `model`."
+    return model.vit256.cls_token.shape[-1], model.vit4k.in_dim, model.vit4k.cls_token.shape[-1]
+
+def _check_model(model:HIPT4K, w:Weights) -> HIPT4K:
+    "`model` if its two parts fit each other and hold finite numbers; else a ValueError naming the file."
+    d256, din, _ = widths(model)
+    if d256 != din: raise ValueError(f"{w.vit4k}: this ViT_4096-256 takes {din}-d patch embeddings, but the ViT_256-16 of {w.vit256} "
+                                     f"makes {d256}-d ones: the two checkpoints do not belong together")
+    for path, part in ((w.vit256, model.vit256), (w.vit4k, model.vit4k)):
+        bad = [k for k, v in part.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad: raise ValueError(f"{path}: {len(bad)} tensor(s) hold NaN or infinite values (first: {bad[0]}); the checkpoint is damaged")
+    return model
+
 def build_model(w:Weights, seed:int=0, patch_batch:int=256) -> HIPT4K:
-    "HIPT4K with the weights `w` (random weights: seeded initialisation)."
+    "HIPT4K with the weights `w` (random weights: seeded initialisation), checked before any slide is touched."
     if w.random:
         torch.manual_seed(seed)
         return HIPT4K(vit256_small(), vit4k_xs(), patch_batch=patch_batch).eval()
-    return HIPT4K.from_checkpoints(w.vit256, w.vit4k, patch_batch=patch_batch).eval()
+    return _check_model(HIPT4K.from_checkpoints(w.vit256, w.vit4k, patch_batch=patch_batch).eval(), w)
 
 RANDOM_WARNING = ("WARNING: no checkpoints given and the official ones are not in the cache: the model is RANDOMLY INITIALISED. "
                   "These features are good for testing the pipeline only. Use --weights official (downloads 1.1 GB once) or --vit256/--vit4k.")
 
 # %% ../nbs/05_extract.ipynb #4accacd7
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
-def _identity(coords, w:Weights, precision, slide_path, wsi:WSI):
-    "What a partial file must match to be resumed."
-    return dict(vit256_sha256=w.vit256_sha256, vit4k_sha256=w.vit4k_sha256, precision=precision, target_mpp=wsi.target_mpp,
-                level0_mpp=wsi.mpp, n_regions=len(coords), slide_path=str(slide_path))
+def stop_point(name:str):
+    "Test hook at a named point of `extract_slide`: `HIPT_NB_KILL_AT=name` kills the process here (SIGKILL), `HIPT_NB_PAUSE_AT=name` sleeps here (`HIPT_NB_PAUSE_S` s, default 60)."
+    if os.environ.get("HIPT_NB_PAUSE_AT") == name:
+        print(f"paused at {name}", file=sys.stderr, flush=True); time.sleep(float(os.environ.get("HIPT_NB_PAUSE_S", 60)))
+    if os.environ.get("HIPT_NB_KILL_AT") == name: os.kill(os.getpid(), signal.SIGKILL)
 
-def _prepare_partial(path:Path, coords, ident:dict) -> int:
-    "Number of regions already in the partial h5 at `path` if it matches `coords` and `ident`; else make a fresh one (0). Leaves it closed."
+def slide_fingerprint(wsi:WSI) -> str:
+    "The slide's content identity, however its path is spelled: OpenSlide's `quickhash-1` and the file size (else the file's SHA-256)."
+    q = wsi.osr.properties.get("openslide.quickhash-1")
+    return f"quickhash-1:{q}:{wsi.path.stat().st_size}" if q else f"sha256:{sha256sum(wsi.path)}"
+
+def _identity(coords, w:Weights, precision:str, device:str, seed:int, wsi:WSI) -> dict:
+    "What a partial file must match to be resumed: everything that determines its numbers."
+    return dict(vit256_sha256=w.vit256_sha256, vit4k_sha256=w.vit4k_sha256, random_seed=seed if w.random else -1, precision=precision,
+                device_type=device.split(":")[0], target_mpp=wsi.target_mpp, level0_mpp=wsi.mpp, n_regions=len(coords),
+                slide_fingerprint=slide_fingerprint(wsi))
+
+# %% ../nbs/05_extract.ipynb #7c7c5001
+def _why_not_resume(path:Path, coords, ident:dict) -> str|None:
+    "Why the partial file at `path` cannot be resumed by this run; None if it can."
+    try:
+        with h5py.File(path, "r") as f:
+            if "n_done" not in f.attrs: return "it was cut inside its final write"
+            if not np.array_equal(f["coords"][:], coords): return "its regions differ"
+            diff = [k for k, v in ident.items() if f.attrs.get(k) != v]
+            return f"its {', '.join(diff)} differ{'s' if len(diff) == 1 else ''} from this run's" if diff else None
+    except Exception as e: return f"it is damaged ({type(e).__name__})"
+
+def _prepare_partial(path:Path, coords, ident:dict, d256:int=384, d4k:int=192) -> int:
+    "Number of regions already in the partial h5 at `path` if this run may resume it; else a fresh one (0), saying why. Leaves it closed."
     if path.exists():
-        try:
-            with h5py.File(path, "r") as f:
-                if np.array_equal(f["coords"][:], coords) and all(f.attrs.get(k) == v for k, v in ident.items()): return int(f.attrs["n_done"])
-        except Exception: pass                               # damaged by an interruption: restart
+        why = _why_not_resume(path, coords, ident)
+        if why is None:
+            with h5py.File(path, "r") as f: return int(f.attrs["n_done"])
+        print(f"{path}: not resumed, {why}; starting the slide again", file=sys.stderr)
         path.unlink()
     N = len(coords)
     with h5py.File(path, "w") as f:
         f.create_dataset("coords", data=np.asarray(coords, np.int64).reshape(-1, 2))
-        f.create_dataset("features_cls256", shape=(N, 256, 384), dtype="float32", chunks=(1, 256, 384))
-        f.create_dataset("features_cls4k", shape=(N, 192), dtype="float32")
-        f.create_dataset("features_mean256", shape=(N, 384), dtype="float32")
+        f.create_dataset("features_cls256", shape=(N, 256, d256), dtype="float32", chunks=(1, 256, d256))
+        f.create_dataset("features_cls4k", shape=(N, d4k), dtype="float32")
+        f.create_dataset("features_mean256", shape=(N, d256), dtype="float32")
         f.attrs.update(ident); f.attrs["n_done"] = 0
     return 0
 
-# %% ../nbs/05_extract.ipynb #d37038a5
-def extract_slide(path, out, model:HIPT4K, weights:Weights, slide_id:str|None=None, mpp:float|None=None,
-                  target_mpp:float=0.5, min_tissue:float=0.05, seg:SegParams|None=None, coords_h5=None,
-                  device:str="cpu", precision:str="fp32", workers:int=0, overwrite:bool=False, progress:bool=True) -> dict:
-    "Extract HIPT features of one slide into `out/h5_files/<slide_id>.h5`; returns its manifest row."
-    from tqdm import tqdm
-    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
-    h5 = out/"h5_files"/f"{slide_id}.h5"; part = h5.with_name(f".{h5.name}.partial")
-    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
-    if h5.exists() and not overwrite:
-        with h5py.File(h5, "r") as f: return {**row, "status": "skipped", "n_regions": len(f["coords"])}
-    if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}; choose one of {sorted(PRECISIONS)}")
-    t0 = time.time()
-    try:
-        with WSI(path, mpp=mpp, target_mpp=target_mpp) as wsi:
-            tissue = grid = None
-            if coords_h5 is not None:
-                coords, cattrs = load_coords(coords_h5)
-                if int(cattrs.get("patch_size", 4096)) != 4096: raise ValueError(f"{coords_h5}: patch_size {cattrs.get('patch_size')} is not 4096")
-            else:
-                tissue, grid = grid_with_thumbnail(wsi, out/"thumbnails"/f"{slide_id}.png", seg, min_tissue)
-                coords = grid.coords
-            if len(coords) == 0:
-                return {**row, "status": "empty", "n_regions": 0, "seconds": round(time.time() - t0, 2)}
-            h5.parent.mkdir(parents=True, exist_ok=True)
-            done = _prepare_partial(part, coords, _identity(coords, weights, precision, path, wsi))
-            ds = RegionDataset([wsi], [coords[done:]])
-            dl = torch.utils.data.DataLoader(ds, batch_size=1, num_workers=workers, pin_memory=device.startswith("cuda"),
-                                             prefetch_factor=2 if workers else None)
-            it = iter(dl)                      # fork the reader workers before the h5 is open, so they never hold it
-            f = h5py.File(part, "r+")
-            try:
-                dt = PRECISIONS[precision]
-                with torch.inference_mode(), tqdm(total=len(coords), initial=done, desc=slide_id, unit="region", disable=not progress, leave=False) as bar:
-                    for i, item in enumerate(it, start=done):
-                        x = to_input(item["image"], model.mean, model.std).to(device, non_blocking=True)
-                        with torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None):
-                            o = model.forward_features(x)
-                        f["features_cls256"][i] = o["cls256"][0].float().cpu().numpy()
-                        f["features_cls4k"][i] = o["cls4k"][0].float().cpu().numpy()
-                        f["features_mean256"][i] = o["mean256"][0].float().cpu().numpy()
-                        f.attrs["n_done"] = i + 1; f.flush(); bar.update(1)
-                _finish(f, wsi, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model)
-            finally: f.close()
-            os.replace(part, h5)
-        return {**row, "status": "done", "n_regions": len(coords), "seconds": round(time.time() - t0, 2)}
-    except (SlideError, ValueError, OSError) as e:
-        return {**row, "status": "failed", "seconds": round(time.time() - t0, 2), "error": str(e)}
+# %% ../nbs/05_extract.ipynb #6d02ac89
+FINAL_DATASETS = ("coords", "features_cls256", "features_cls4k", "features_mean256", "features")
+FINAL_ATTRS = ("patch_size", "target_mpp", "level0_mpp", "vit256_sha256", "vit4k_sha256", "precision")
 
-def _finish(f, wsi, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model):
-    "Final attributes (conventions.md) and the `features` hard link."
+def h5_problem(path) -> str|None:
+    "What keeps the feature file `path` from being a finished extraction, in a few words; None if it is complete."
+    try:
+        with h5py.File(path, "r") as f:
+            if "n_done" in f.attrs: return f"unfinished: {int(f.attrs['n_done'])} of {len(f['coords'])} regions computed"
+            missing = [k for k in FINAL_DATASETS if k not in f] + [f"attribute {k}" for k in FINAL_ATTRS if k not in f.attrs]
+            if missing: return f"missing {', '.join(missing)}"
+            N = len(f["coords"])
+            if N == 0 or any(len(f[k]) != N for k in FINAL_DATASETS): return "datasets of zero or unequal length"
+            for k in ("features_cls4k", "features_mean256"):
+                x = f[k][:]
+                if not np.isfinite(x).all(): return f"non-finite values in {k}"
+                if (zero := np.flatnonzero(~x.any(1))).size: return f"{zero.size} region(s) never computed (all-zero rows of {k}, first: {zero[0]})"
+    except OSError as e: return f"not readable as HDF5 ({' '.join(str(e).split())})"
+    return None
+
+def check_features(path):
+    "Raise a one-line ValueError naming `path` if it is an incomplete extraction h5."
+    if Path(path).suffix == ".h5" and (p := h5_problem(path)) is not None:
+        raise ValueError(f"{path}: incomplete feature file ({p}); rerun hipt_nb extract on its slide")
+
+# %% ../nbs/05_extract.ipynb #ee399294
+class RegionError(ValueError):
+    "A region could not be read, or the model gave unusable features for it."
+
+def _reason(e:BaseException) -> str:
+    "An error's own message, also when a DataLoader worker re-raised it as a RuntimeError carrying the worker's traceback."
+    lines = [l for l in str(e).splitlines() if l.strip()] or [type(e).__name__]
+    return lines[-1].split(": ", 1)[-1].strip() if "DataLoader worker" in lines[0] else " ".join(lines)
+
+def _slide_coords(wsi:WSI, out:Path, slide_id:str, seg, min_tissue:float, coords_h5):
+    "(coords, tissue, grid, why empty): from a coordinates file, else by segmentation (its thumbnail saved)."
+    if coords_h5 is not None:
+        coords, cattrs = load_coords(coords_h5)
+        if int(cattrs.get("patch_size", 4096)) != 4096: raise ValueError(f"{coords_h5}: patch_size {cattrs.get('patch_size')} is not 4096")
+        return coords, None, None, f"{coords_h5} lists no region"
+    tissue, grid = grid_with_thumbnail(wsi, out/"thumbnails"/f"{slide_id}.png", seg, min_tissue)
+    return grid.coords, tissue, grid, empty_reason(grid)
+
+def _embed_regions(f, it, coords, done:int, model:HIPT4K, device:str, precision:str, bar):
+    "Regions `done`… from loader iterator `it` through `model` into the open partial `f`, one flushed row at a time; a bad region raises RegionError."
+    dt, where = PRECISIONS[precision], lambda i: f"region {i} at level-0 ({coords[i][0]}, {coords[i][1]})"
+    for i in range(done, len(coords)):
+        try: item = next(it)
+        except Exception as e: raise RegionError(f"{where(i)}: {_reason(e)}") from None
+        x = to_input(item["image"], model.mean, model.std).to(device, non_blocking=True)
+        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None):
+            o = model.forward_features(x)
+        rows = {k: o[k][0].float().cpu().numpy() for k in ("cls256", "cls4k", "mean256")}
+        if not all(np.isfinite(v).all() for v in rows.values()): raise RegionError(f"{where(i)}: the model gave NaN or infinite features")
+        for k, v in rows.items(): f[f"features_{k}"][i] = v
+        f.attrs["n_done"] = i + 1; f.flush(); bar.update(1)
+        stop_point("region")
+
+# %% ../nbs/05_extract.ipynb #e04c1835
+def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5,
+             min_tissue:float=0.05, seg=None, coords_h5=None, device:str="cpu", precision:str="fp32", workers:int=0, seed:int=0, progress:bool=True) -> dict:
+    "Compute every row of one slide into its partial file and rename it to `h5`; the caller holds the slide's lock."
+    from tqdm import tqdm
+    part = h5.with_name(f".{h5.name}.partial")
+    with WSI(path, mpp=mpp, target_mpp=target_mpp, **({"force_mpp": True} if force_mpp else {})) as wsi:
+        coords, tissue, grid, why_empty = _slide_coords(wsi, out, slide_id, seg, min_tissue, coords_h5)
+        stop_point("segmentation")
+        if len(coords) == 0: return dict(status="empty", n_regions=0, error=why_empty)
+        h5.parent.mkdir(parents=True, exist_ok=True)
+        d256, _, d4k = widths(model)
+        done = _prepare_partial(part, coords, _identity(coords, weights, precision, device, seed, wsi), d256, d4k)
+        dl = torch.utils.data.DataLoader(RegionDataset([wsi], [coords[done:]]), batch_size=1, num_workers=workers,
+                                         pin_memory=device.startswith("cuda"), prefetch_factor=2 if workers else None)
+        it = iter(dl)                      # fork the reader workers before the h5 is open, so they never hold it
+        with h5py.File(part, "r+") as f, tqdm(total=len(coords), initial=done, desc=slide_id, unit="region", disable=not progress, leave=False) as bar:
+            _embed_regions(f, it, coords, done, model, device, precision, bar)
+            _finish(f, wsi, path, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model)
+        del it
+        stop_point("rename")
+        os.replace(part, h5)
+    return dict(status="done", n_regions=len(coords))
+
+# %% ../nbs/05_extract.ipynb #06842a8a
+def extract_slide(path, out, model:HIPT4K, weights:Weights, slide_id:str|None=None, overwrite:bool=False, **kwargs) -> dict:
+    "Extract HIPT features of one slide into `out/h5_files/<slide_id>.h5`, holding the slide's lock; returns its manifest row (`busy`: another live process holds the slide, not for the manifest)."
+    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
+    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
+    if kwargs.get("precision", "fp32") not in PRECISIONS: raise ValueError(f"unknown precision {kwargs['precision']!r}; choose one of {sorted(PRECISIONS)}")
+    try:
+        with exclusive(out/".locks"/f"{slide_id}.lock", f"slide {slide_id}"):
+            h5 = out/"h5_files"/f"{slide_id}.h5"
+            if h5.exists() and not overwrite:
+                if (problem := h5_problem(h5)) is None:
+                    with h5py.File(h5, "r") as f: return {**row, "status": "skipped", "n_regions": len(f["coords"])}
+                print(f"{h5}: incomplete ({problem}); extracting the slide again", file=sys.stderr)
+            clear_temporaries(out, slide_id)                         # what a killed owner left; no live process writes them now
+            t0 = time.time()
+            try: r = _compute(path, h5, out, slide_id, model, weights, **kwargs)
+            except (SlideError, ValueError, OSError, RuntimeError) as e:
+                h5.with_name(f".{h5.name}.partial").unlink(missing_ok=True)   # a failed slide starts afresh next time
+                r = dict(status="failed", error=f"{path}: {e}" if isinstance(e, RegionError) else " ".join(str(e).split()))
+            return {**row, **r, "seconds": round(time.time() - t0, 2)}
+    except Busy as e: return {**row, "status": "busy", "error": str(e)}
+
+def _finish(f, wsi, path, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model):
+    "Final attributes (the extraction h5 layout) and the `features` hard link; `n_done` goes last."
     if "features" in f: del f["features"]                          # a previous attempt died inside this function
     f["features"] = f["features_cls4k"]                           # a hard link: the same data under CLAM/TRIDENT's name
+    stop_point("attributes")
     a = f.attrs
     a.update(patch_size=4096, patch_level=0, patch_size_level0=int(round(4096*wsi.scale)), target_mpp=wsi.target_mpp,
              level0_mpp=wsi.mpp, mpp_source=wsi.mpp_source, level0_width=wsi.dimensions[0], level0_height=wsi.dimensions[1],
              level0_magnification=wsi.objective_power or 10/wsi.mpp, target_magnification=10/wsi.target_mpp, name=wsi.slide_id,
-             vit256_sha256=weights.vit256_sha256, vit4k_sha256=weights.vit4k_sha256, precision=precision,
+             vit256_sha256=weights.vit256_sha256, vit4k_sha256=weights.vit4k_sha256, precision=precision, slide_path=str(path),
              hipt_nb_version=hipt_nb.__version__, min_tissue=min_tissue, norm_mean=list(model.mean), norm_std=list(model.std), coords_source=str(coords_h5) if coords_h5 else "segmentation")
     if tissue is not None: a.update(seg_level=tissue.seg_level, **{f"seg_{k}": v for k, v in vars(tissue.params).items()})
-    del a["n_done"]
     for k, v in a.items(): f["coords"].attrs[k] = v               # CLAM/TRIDENT readers look at the coords' attributes
+    if "n_done" in f["coords"].attrs: del f["coords"].attrs["n_done"]
+    del a["n_done"]
 
 # %% ../nbs/05_extract.ipynb #1559850c
 def shard_of(shard:str|None=None) -> tuple[int, int]:
@@ -168,21 +267,20 @@ def _inputs(inputs, mpp):
     return sorted(out, key=lambda s: s["slide_id"])
 
 def extract_slides(inputs, out, weights:str|None=None, vit256=None, vit4k=None, mpp:float|None=None, shard:str|None=None,
-                   device:str="cpu", batch_size:int=256, seed:int=0, progress:bool=True, **kwargs) -> list[dict]:
+                   device:str="cpu", batch_size:int=256, seed:int=0, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
     "Extract every slide of `inputs` that belongs to this process's shard; returns the manifest rows."
     from tqdm import tqdm
-    from filelock import FileLock
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     w = resolve_weights(weights, vit256, vit4k)
-    if w.random: print(RANDOM_WARNING, file=sys.stderr)
     if device.startswith("cuda") and ":" not in device and "LOCAL_RANK" in os.environ: device = f"cuda:{os.environ['LOCAL_RANK']}"
-    model = build_model(w, seed=seed, patch_batch=batch_size).to(device)
+    model = build_model(w, seed=seed, patch_batch=batch_size).to(device)     # checkpoints checked before any file is made
     i, n = shard_of(shard)
     slides = _inputs(inputs, mpp)[i::n]
+    if w.random: print(RANDOM_WARNING, file=sys.stderr)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     rows = []
     for s in tqdm(slides, desc=f"extract {i}/{n}" if n > 1 else "extract", unit="slide", disable=not progress):
         r = extract_slide(s["path"], out, model, w, slide_id=s["slide_id"], mpp=s["mpp"], coords_h5=s["coords_h5"], device=device,
-                          progress=progress, **kwargs)
-        with FileLock(str(out/"manifest.csv") + ".lock"): update_manifest(out/"manifest.csv", r)
+                          seed=seed, progress=progress, **{"force_mpp": s.get("force_mpp") or force_mpp, **kwargs})
+        if r["status"] != "busy": update_manifest(out/"manifest.csv", r)    # a busy slide's row belongs to its owner
         rows.append(r)
     return rows

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import atomic_path
+from .data import atomic_path, hold
 from .train import (FeatureBags, SlideForward, _write_rows, build_slide_model, feature_key, fit, read_csv, read_splits,
                            slide_stem, train_args, write_splits)
 
@@ -101,14 +101,15 @@ def survival_args(**overrides):
 
 def train_survival(csv_path, features, out, splits=None, folds=None, **settings) -> list[dict]:
     "Cross-validated survival training; writes `summary.csv` (fold, val_cindex, ...), checkpoints, histories, splits and `config.json`."
-    args = survival_args(**settings); out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    args = survival_args(**settings); out = Path(out)
     pts = read_survival(csv_path)
     ids = pts["case_ids"]
     Y, edges = survival_bins(pts["times"], pts["censorship"], args.n_bins)
     y_of, c_of, t_of = dict(zip(ids, Y.tolist())), dict(zip(ids, pts["censorship"].tolist())), dict(zip(ids, pts["times"].tolist()))
     split_list = kfold_cases(ids, Y, args.k, args.seed) if splits is None else read_splits(splits)
+    bags = patient_bags(features, pts, feature_key(args))               # every feature file checked before anything is written
+    run_lock = hold(out/".locks"/"run.lock", f"training run {out}")     # one live writer per output folder
     write_splits(out/"splits", split_list)
-    bags = patient_bags(features, pts, feature_key(args))
     rows = []
     for i, sp in enumerate(split_list):
         if folds is not None and i not in folds: continue
@@ -132,6 +133,7 @@ def train_survival(csv_path, features, out, splits=None, folds=None, **settings)
     cfg = {k: v for k, v in vars(args).items() if k != "progress"}
     with atomic_path(out/"config.json") as tmp:
         tmp.write_text(json.dumps(dict(task="survival", bin_edges=edges.tolist(), **cfg), indent=1, default=str))
+    run_lock.release()
     return rows
 
 @torch.no_grad()

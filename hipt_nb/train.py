@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import auc, roc_auc_score, roc_curve
 
-from .data import atomic_path
+from .data import atomic_path, hold
+from .extract import check_features, h5_problem
 from .slide import ABMIL, HIPT_GP_FC, HIPT_LGP_FC
 
 # %% auto #0
@@ -143,6 +144,7 @@ def read_bag(path, key:str="features_cls256") -> torch.Tensor:
         if key != "features_cls256": raise ValueError(f"{path}: official .pt files hold features_cls256 [M, 256, 384] only, not {key}")
         x = torch.load(path, map_location="cpu", weights_only=True)
     else:
+        check_features(path)                                   # an unfinished or damaged extraction is refused, named
         with h5py.File(path, "r") as f:
             if key not in f: raise KeyError(f"{path}: no dataset {key!r} (has {sorted(f.keys())})")
             x = torch.from_numpy(f[key][:])
@@ -275,8 +277,14 @@ def _write_rows(path, rows:list[dict]):
 class FeatureBags(Mapping):
     "Lazy {key: region features}: the files are located up front (a missing slide fails at once, named), read on access, never held in memory."
     def __init__(self, features, groups:dict, key:str="features_cls256"):
-        self.key = key
-        self.paths = {k: [find_features(features, s) for s in slides] for k, slides in groups.items()}
+        self.key, found, missing = key, {}, []
+        for s in sorted({s for slides in groups.values() for s in slides}):
+            try: found[s] = find_features(features, s)
+            except FileNotFoundError: missing.append(s)
+        if missing: raise FileNotFoundError(f"{features}: no features for {len(missing)} slide(s): {', '.join(missing[:20])}{' …' if len(missing) > 20 else ''}")
+        bad = [f"{p.name} ({q})" for p in found.values() if p.suffix == ".h5" and (q := h5_problem(p)) is not None]
+        if bad: raise ValueError(f"{features}: {len(bad)} incomplete feature file(s): {'; '.join(bad[:5])}; rerun hipt_nb extract on them")
+        self.paths = {k: [found[s] for s in slides] for k, slides in groups.items()}
     def __getitem__(self, k) -> torch.Tensor:
         xs = [read_bag(p, self.key) for p in self.paths[k]]
         return xs[0] if len(xs) == 1 else torch.cat(xs)        # a patient's slides: their regions concatenated
@@ -287,17 +295,19 @@ def load_bags(features, ids, key:str) -> FeatureBags:
     "Lazy {slide_id: features} for `ids` (see `FeatureBags`): a TCGA-sized cohort of [M, 256, 384] bags is ~15 GB, so nothing is preloaded."
     return FeatureBags(features, {s: [s] for s in ids}, key)
 
+# %% ../nbs/09_subtyping.ipynb #c3770ea8
 def train_subtype(csv_path, features, out, splits=None, label_col=None, label_map=None, folds=None, **settings) -> list[dict]:
     "Train and evaluate the slide model on every split; returns the summary rows (also written to `out/summary.csv`)."
-    args = train_args(**settings); out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    args = train_args(**settings); out = Path(out)
     t = read_labels(csv_path, label_col, label_map)
     ids, y_of = t["slide_ids"], dict(zip(t["slide_ids"], t["labels"].tolist()))
     cases = case_labels(t["case_ids"], t["labels"])
     if splits is None:
         split_list = [expand_to_slides(f, t["case_ids"], ids) for f in mc_splits(cases, args.k, args.val_frac, args.test_frac, args.seed)]
     else: split_list = read_splits(splits)
+    bags = load_bags(features, ids, feature_key(args))                  # every feature file checked before anything is written
+    run_lock = hold(out/".locks"/"run.lock", f"training run {out}")     # one live writer per output folder
     write_splits(out/"splits", split_list)
-    bags = load_bags(features, ids, feature_key(args))
     case_of = dict(zip(ids, t["case_ids"]))
     rows = []
     for i, sp in enumerate(split_list):
@@ -334,6 +344,7 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
     _write_rows(out/"summary.csv", rows)
     cfg = {k: v for k, v in vars(args).items() if k != "progress"}
     with atomic_path(out/"config.json") as tmp: tmp.write_text(json.dumps(dict(task="subtype", classes=t["classes"], **cfg), indent=1, default=str))
+    run_lock.release()
     return rows
 
 def summarize(rows:list[dict], key:str="test_auc") -> str:

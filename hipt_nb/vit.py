@@ -114,6 +114,11 @@ def _strip(key:str) -> str:
     while key.startswith(("module.", "backbone.")): key = key.split(".", 1)[1]
     return key
 
+def _load_failure(head:bytes, e:Exception) -> str:
+    "Why torch could not load a file, in a few words (torch's own advice is about other cases)."
+    if not head.startswith((b"PK\x03\x04", b"\x80")): return f"it begins with {head[:24]!r}, neither a zip archive nor a pickle"
+    return f"{type(e).__name__}: " + " ".join(str(e).split())[:200]
+
 def load_checkpoint_file(path, mmap:bool=False) -> dict:
     "The dict in checkpoint file `path` (weights only, `argparse.Namespace` allowed); clear errors for a missing file, a Git LFS pointer or a non-checkpoint."
     path = Path(path)
@@ -124,7 +129,7 @@ def load_checkpoint_file(path, mmap:bool=False) -> dict:
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as e: raise ValueError(f"{path}: cannot load as a PyTorch checkpoint ({type(e).__name__}: {e})") from None
+    except Exception as e: raise ValueError(f"{path}: not a PyTorch checkpoint ({_load_failure(head, e)})") from None
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a dict of tensors or a DINO checkpoint, got {type(ckpt).__name__}")
     return ckpt
 
@@ -133,7 +138,8 @@ def read_dino_state_dict(path, key:str="teacher") -> dict:
     ckpt = load_checkpoint_file(path)
     if key in ckpt: sd = ckpt[key]
     elif any(k in ckpt for k in ("teacher", "student", "model", "state_dict")):
-        raise KeyError(f"{path}: no {key!r} entry; it has {sorted(k for k in ckpt if not torch.is_tensor(ckpt[k]))}")
+        has = sorted(k for k in ckpt if not torch.is_tensor(ckpt[k]))
+        raise ValueError(f"{path}: holds {has} but no {key!r} entry; expected a DINO checkpoint with {key!r} (the official files keep the teacher)")
     else: sd = ckpt
     return {_strip(k): v for k, v in sd.items() if not _strip(k).startswith("head.")}
 
@@ -155,11 +161,14 @@ def load_dino_checkpoint(model:nn.Module, path, key:str="teacher") -> nn.Module:
 # %% ../nbs/02_vit256.ipynb #a6473f49
 def checkpoint_config(sd:dict) -> dict:
     "embed_dim, depth and mlp_ratio of a ViT backbone state dict."
+    need = [k for k in ("cls_token", "pos_embed", "blocks.0.mlp.fc1.weight") if k not in sd]
+    if need: raise ValueError(f"not a ViT backbone: no {', '.join(need)} among its {len(sd)} tensors (e.g. {', '.join(sorted(sd)[:3]) or 'none'})")
     D = sd["cls_token"].shape[-1]
     depth = 1 + max(int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k)))
     return dict(embed_dim=D, depth=depth, mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0]/D)
 
 def vit256_from_checkpoint(path, key:str="teacher", **overrides) -> ViT256:
     "A `vit256_small` sized after checkpoint `path`, with its weights loaded, in eval mode."
-    cfg = checkpoint_config(read_dino_state_dict(path, key))
+    try: cfg = checkpoint_config(read_dino_state_dict(path, key))
+    except ValueError as e: raise ValueError(f"{path}: {e}" if not str(e).startswith(str(path)) else str(e)) from None
     return load_dino_checkpoint(vit256_small(**{**cfg, **overrides}), path, key).eval()

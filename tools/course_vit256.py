@@ -25,6 +25,7 @@ STAGE1 = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", 
           "--freeze-last-layer-iters", "100", "--lr", "0.001", "--seed", "0", "--save-every", "100", "--keep-every", "250", "--no-progress"]
 
 def write_tiles(folder:Path) -> dict:
+    if folder.is_dir(): return {p.name: len(list(p.glob("*.png"))) for p in sorted(folder.iterdir())}
     n = {}
     for name, (x0, y0, x1, y1) in TRAIN.items():
         tiles, xy, _ = tissue_tiles(tissue_image(name)[y0:y1, x0:x1], stride=64, min_tissue=0.5)
@@ -44,8 +45,13 @@ def main(work):
            "train_boxes": TRAIN, "held_out_boxes": HELD_OUT}
     rec["tiles"] = write_tiles(work/"tiles")
     cmd = STAGE1 + ["--images", str(work/"tiles"), "--out", str(work/"s1")]
+    if (work/"s1"/"checkpoint.pth").exists():      # a rerun continues the run exactly where its last checkpoint left it
+        cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/"s1"), "--resume", "--no-progress"]
+        rec["resumed"] = rec.get("resumed", 0) + 1
     print("$", shlex.join(cmd), flush=True); t = time.time()
-    subprocess.run(cmd, check=True); rec["stage1_seconds"] = round(time.time() - t, 1)
+    subprocess.run(cmd, check=True); rec["stage1_seconds_last_part"] = round(time.time() - t, 1)
+    log = (work/"s1"/"log.csv").read_text().strip().splitlines()
+    rec["log_last_row"] = log[-1]
     rec["images_seen"] = 2000*32
     out = assets_dir()/"course_vit256.pth"
     torch.save(teacher_fp16(work/"s1"/"checkpoint.pth"), out)
