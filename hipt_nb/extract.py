@@ -228,6 +228,7 @@ def extract_slide(path, out, model:HIPT4K, weights:Weights, slide_id:str|None=No
             return {**row, **r, "seconds": round(time.time() - t0, 2)}
     except Busy as e: return {**row, "status": "busy", "error": str(e)}
 
+# %% ../nbs/05_extract.ipynb #638b08f0
 def _finish(f, wsi, path, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model):
     "Final attributes (the extraction h5 layout) and the `features` hard link; `n_done` goes last."
     if "features" in f: del f["features"]                          # a previous attempt died inside this function
