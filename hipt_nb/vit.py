@@ -37,7 +37,39 @@ def interpolate_pos_embed(pos_embed:torch.Tensor, rows:int, cols:int) -> torch.T
     if grid.shape[-2:] != (rows, cols): raise RuntimeError(f"positional embedding resized to {tuple(grid.shape[-2:])}, expected {(rows, cols)}")
     return torch.cat([cls, grid.permute(0, 2, 3, 1).reshape(1, rows*cols, D)], dim=1)
 
-# %% ../nbs/02_vit256.ipynb #7de5a168
+# %% ../nbs/02_vit256.ipynb #255e6b30
+def _vit_blocks(embed_dim:int, depth:int, num_heads:int, mlp_ratio:float, qkv_bias:bool,
+                drop_rate:float, attn_drop_rate:float, drop_path_rate:float) -> nn.ModuleList:
+    "`depth` timm pre-norm blocks, the drop-path rate rising linearly from 0 to `drop_path_rate`."
+    dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+    return nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate, attn_drop=attn_drop_rate,
+                                drop_path=dpr[i], norm_layer=partial(nn.LayerNorm, eps=1e-6)) for i in range(depth)])
+
+def _dino_init(model:nn.Module) -> nn.Module:
+    "DINO's initialisation of `model`: trunc-normal(0.02) for pos_embed, cls_token and Linear weights; zero biases; unit LayerNorms."
+    trunc_normal_(model.pos_embed, std=.02); trunc_normal_(model.cls_token, std=.02)
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None: nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
+    return model
+
+# %% ../nbs/02_vit256.ipynb #b2ca4d33
+def _with_cls_and_positions(t:torch.Tensor, cls_token:torch.Tensor, pos_embed:torch.Tensor, rows:int, cols:int) -> torch.Tensor:
+    "Tokens `t` [B, rows·cols, D] with `cls_token` prepended and `pos_embed` (interpolated to rows × cols) added: [B, 1+N, D]."
+    t = torch.cat([cls_token.expand(t.shape[0], -1, -1), t], dim=1)
+    return t + interpolate_pos_embed(pos_embed, rows, cols)
+
+def _last_selfattention(blocks:nn.ModuleList, t:torch.Tensor) -> torch.Tensor:
+    "Tokens `t` through all of `blocks` but the last, then the last block's attention weights: [B, heads, N, N]."
+    for b in blocks[:-1]: t = b(t)
+    a = blocks[-1].attn
+    B, N, C = t.shape
+    qkv = a.qkv(blocks[-1].norm1(t)).reshape(B, N, 3, a.num_heads, C//a.num_heads).permute(2, 0, 3, 1, 4)
+    return attention(*qkv.unbind(0), return_weights=True)[1]
+
+# %% ../nbs/02_vit256.ipynb #20de90a8
 class ViT(nn.Module):
     "CLS token + DINO-interpolated positional embedding + timm pre-norm blocks + LayerNorm; subclasses define `embed`."
     def __init__(self, embed_dim:int=384, depth:int=12, num_heads:int=6, mlp_ratio:float=4., qkv_bias:bool=True,
@@ -47,21 +79,13 @@ class ViT(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, n_pos + 1, embed_dim))
         self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
-        self.blocks = nn.ModuleList([Block(embed_dim, num_heads, mlp_ratio, qkv_bias=qkv_bias, proj_drop=drop_rate, attn_drop=attn_drop_rate,
-                                           drop_path=dpr[i], norm_layer=partial(nn.LayerNorm, eps=1e-6)) for i in range(depth)])
+        self.blocks = _vit_blocks(embed_dim, depth, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate, drop_path_rate)
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self.head = nn.Identity()
 
     def init_weights(self):
         "DINO's initialisation: trunc-normal(0.02) for pos_embed, cls_token and Linear weights; zero biases; unit LayerNorms."
-        trunc_normal_(self.pos_embed, std=.02); trunc_normal_(self.cls_token, std=.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=.02)
-                if m.bias is not None: nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm): nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
-        return self
+        return _dino_init(self)
 
     def embed(self, x) -> tuple[torch.Tensor, int, int]:
         "Input → ([B, rows·cols, D] tokens in row-major order, rows, cols)."
@@ -70,8 +94,7 @@ class ViT(nn.Module):
     def prepare_tokens(self, x) -> torch.Tensor:
         "Embedded tokens with the CLS token prepended and the interpolated positional embedding added: [B, 1+N, D]."
         t, rows, cols = self.embed(x)
-        t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
-        return self.pos_drop(t + interpolate_pos_embed(self.pos_embed, rows, cols))
+        return self.pos_drop(_with_cls_and_positions(t, self.cls_token, self.pos_embed, rows, cols))
 
     def forward_tokens(self, x) -> torch.Tensor:
         "All output tokens after the final norm: [B, 1+N, D]."
@@ -85,12 +108,7 @@ class ViT(nn.Module):
 
     def get_last_selfattention(self, x) -> torch.Tensor:
         "Attention weights of the last block: [B, heads, 1+N, 1+N]."
-        t = self.prepare_tokens(x)
-        for b in self.blocks[:-1]: t = b(t)
-        a = self.blocks[-1].attn
-        B, N, C = t.shape
-        qkv = a.qkv(self.blocks[-1].norm1(t)).reshape(B, N, 3, a.num_heads, C//a.num_heads).permute(2, 0, 3, 1, 4)
-        return attention(*qkv.unbind(0), return_weights=True)[1]
+        return _last_selfattention(self.blocks, self.prepare_tokens(x))
 
 # %% ../nbs/02_vit256.ipynb #86f86798
 class ViT256(ViT):
@@ -108,7 +126,7 @@ def vit256_small(**overrides) -> ViT256:
     cfg = dict(embed_dim=384, depth=12, num_heads=6, mlp_ratio=4., qkv_bias=True, patch_size=16, img_size=224)
     return ViT256(**{**cfg, **overrides}).init_weights()
 
-# %% ../nbs/02_vit256.ipynb #09844a7a
+# %% ../nbs/02_vit256.ipynb #1dd75c35
 def _strip(key:str) -> str:
     "`key` without its leading `module.`/`backbone.` prefixes (DDP and DINO's MultiCropWrapper)."
     while key.startswith(("module.", "backbone.")): key = key.split(".", 1)[1]
@@ -119,6 +137,7 @@ def _load_failure(head:bytes, e:Exception) -> str:
     if not head.startswith((b"PK\x03\x04", b"\x80")): return f"it begins with {head[:24]!r}, neither a zip archive nor a pickle"
     return f"{type(e).__name__}: " + " ".join(str(e).split())[:200]
 
+# %% ../nbs/02_vit256.ipynb #17ab7c93
 def load_checkpoint_file(path, mmap:bool=False) -> dict:
     "The dict in checkpoint file `path` (weights only, `argparse.Namespace` allowed); clear errors for a missing file, a Git LFS pointer or a non-checkpoint."
     path = Path(path)
@@ -133,6 +152,7 @@ def load_checkpoint_file(path, mmap:bool=False) -> dict:
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a dict of tensors or a DINO checkpoint, got {type(ckpt).__name__}")
     return ckpt
 
+# %% ../nbs/02_vit256.ipynb #eb95dbb6
 def read_dino_state_dict(path, key:str="teacher") -> dict:
     "The backbone state dict of checkpoint `path` (a DINO checkpoint's `key`, or a plain state dict), prefixes stripped, head keys dropped."
     ckpt = load_checkpoint_file(path)
