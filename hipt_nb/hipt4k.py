@@ -81,7 +81,7 @@ class HIPT4K(nn.Module):
         "The region embeddings CLS_4096: [B, 192]."
         return self.forward_features(x)["cls4k"]
 
-# %% ../nbs/04_hipt4k.ipynb #dc3b9a8c
+# %% ../nbs/04_hipt4k.ipynb #30eeb002
 HIPT_COMMIT = "780fafaed2e5b112bc1ed6e78852af1fe6714342"
 OFFICIAL_CHECKPOINTS = {
     "vit256_small_dino.pth": dict(size=704_238_867, sha256="6960cd5a8657dc8bb214671aa0c6dbd3f5b698e84386884955836487ddc89e24"),
@@ -89,6 +89,7 @@ OFFICIAL_CHECKPOINTS = {
 }
 def official_url(name:str) -> str: return f"https://github.com/mahmoodlab/HIPT/raw/{HIPT_COMMIT}/HIPT_4K/Checkpoints/{name}"
 
+# %% ../nbs/04_hipt4k.ipynb #cecf808d
 def file_sha256(path, remember:bool=False) -> str:
     "SHA-256 of `path`, read from its `.verified` record (size, mtime, hash) when that still matches; `remember` writes the record."
     path = Path(path); st = path.stat(); rec = path.with_name(path.name + ".verified")
@@ -103,6 +104,7 @@ def _verified(path:Path, size:int, sha256:str) -> bool:
     "True if `path` has `size` bytes and `sha256` (hashed once, then remembered beside it)."
     return path.is_file() and path.stat().st_size == size and file_sha256(path, remember=True) == sha256
 
+# %% ../nbs/04_hipt4k.ipynb #76912f15
 def fetch(url:str, dest, size:int, sha256:str, progress:bool=True) -> Path:
     "Download `url` to `dest` (temporary name, then rename) and verify `size` and `sha256`; clear errors offline or on mismatch."
     from tqdm.auto import tqdm
@@ -121,6 +123,7 @@ def fetch(url:str, dest, size:int, sha256:str, progress:bool=True) -> Path:
     _verified(dest, size, sha256)
     return dest
 
+# %% ../nbs/04_hipt4k.ipynb #7df76af5
 def official_checkpoint(name:str, url:str|None=None, progress:bool=True) -> Path:
     "Path of the official checkpoint `name` in the cache, downloaded and verified if needed."
     if name not in OFFICIAL_CHECKPOINTS: raise KeyError(f"unknown checkpoint {name!r}; choose one of {sorted(OFFICIAL_CHECKPOINTS)}")
