@@ -24,35 +24,45 @@ from .vit4k import vit4k_xs
 __all__ = ['RegionGrids', 'GridCrops', 'dino4k_args', 'stage2_models', 'train_stage2', 'demo_region_features', 'nest_pairs',
            'region_cls', 'nest_probe', 'context_vit4k']
 
-# %% ../nbs/07_dino4k.ipynb #083215af
+# %% ../nbs/07_dino4k.ipynb #67d7e04f
+def _region_files(inputs) -> list[Path]:
+    "The .h5 and .pt files in `inputs` (a file or folder, or a list of them; folders searched recursively), checked to exist."
+    files = []
+    for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
+        p = Path(p)
+        if p.is_dir(): files += sorted(q for q in p.rglob("*") if q.suffix in (".h5", ".pt"))
+        elif p.is_file():
+            if p.suffix not in (".h5", ".pt"): raise ValueError(f"{p}: not region features (expected an extraction .h5 or a .pt file)")
+            files.append(p)
+        else: raise FileNotFoundError(f"{p}: no such file or folder of region features")
+    return files
+
+# %% ../nbs/07_dino4k.ipynb #b0ccedf1
+def _region_count(f:Path, key:str) -> int:
+    "Number of [256, 384] region grids in feature file `f`: an extraction h5 (dataset `key`) or a `.pt` tensor [256, 384] or [M, 256, 384]."
+    if f.suffix == ".h5":
+        try:
+            with h5py.File(f, "r") as h: shape = h[key].shape
+        except KeyError: raise ValueError(f"{f}: no {key!r} dataset; is it an extraction h5 (hipt_nb extract)?") from None
+        except OSError as e: raise ValueError(f"{f}: cannot read as HDF5 ({e})") from None
+        n = shape[0] if len(shape) == 3 else -1
+    else:
+        try: t = torch.load(f, map_location="cpu", mmap=True, weights_only=True)
+        except Exception as e: raise ValueError(f"{f}: cannot load as a tensor file ({type(e).__name__}: {e})") from None
+        if not torch.is_tensor(t): raise ValueError(f"{f}: expected a tensor of region features, got {type(t).__name__}")
+        shape = tuple(t.shape)
+        n = 1 if len(shape) == 2 else shape[0]
+    if tuple(shape[-2:]) != (256, 384) or n < 0:
+        raise ValueError(f"{f}: expected region features [N, 256, 384] (or one region [256, 384]), got {tuple(shape)}")
+    return n
+
+# %% ../nbs/07_dino4k.ipynb #8e1f1cf2
 class RegionGrids(torch.utils.data.Dataset):
     "Region feature grids [256, 384] (float32) from extraction h5 files (`features_cls256`) and `.pt` files ([256, 384] or [M, 256, 384]); files or folders."
     def __init__(self, inputs, key:str="features_cls256"):
         self.key, self.index, self._h5, self._pt = key, [], {}, {}
-        files = []
-        for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs):
-            p = Path(p)
-            if p.is_dir(): files += sorted(q for q in p.rglob("*") if q.suffix in (".h5", ".pt"))
-            elif p.is_file():
-                if p.suffix not in (".h5", ".pt"): raise ValueError(f"{p}: not region features (expected an extraction .h5 or a .pt file)")
-                files.append(p)
-            else: raise FileNotFoundError(f"{p}: no such file or folder of region features")
-        for f in files:
-            if f.suffix == ".h5":
-                try:
-                    with h5py.File(f, "r") as h: shape = h[key].shape
-                except KeyError: raise ValueError(f"{f}: no {key!r} dataset; is it an extraction h5 (hipt_nb extract)?") from None
-                except OSError as e: raise ValueError(f"{f}: cannot read as HDF5 ({e})") from None
-                n = shape[0] if len(shape) == 3 else -1
-            else:
-                try: t = torch.load(f, map_location="cpu", mmap=True, weights_only=True)
-                except Exception as e: raise ValueError(f"{f}: cannot load as a tensor file ({type(e).__name__}: {e})") from None
-                if not torch.is_tensor(t): raise ValueError(f"{f}: expected a tensor of region features, got {type(t).__name__}")
-                shape = tuple(t.shape)
-                n = 1 if len(shape) == 2 else shape[0]
-            if tuple(shape[-2:]) != (256, 384) or n < 0:
-                raise ValueError(f"{f}: expected region features [N, 256, 384] (or one region [256, 384]), got {tuple(shape)}")
-            self.index += [(f, i) for i in range(n)]
+        files = _region_files(inputs)
+        for f in files: self.index += [(f, i) for i in range(_region_count(f, key))]
         if not self.index: raise ValueError(f"no region features found in {inputs}")
 
     def __len__(self): return len(self.index)
