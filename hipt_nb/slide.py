@@ -17,7 +17,7 @@ from .vit4k import vit4k_xs
 # %% auto #0
 __all__ = ['GatedAttention', 'HIPT_GP_FC', 'HIPT_LGP_FC', 'load_slide_model', 'ABMIL', 'slide_model_from_state_dict']
 
-# %% ../nbs/08_slide_model.ipynb #f44cc0a1
+# %% ../nbs/08_slide_model.ipynb #0c8632b2
 class GatedAttention(nn.Module):
     "Gated attention scores (Ilse et al., 2018; CLAM's `Attn_Net_Gated`): [M, L] → [M, n] = attention_c(tanh(attention_a) ⊙ sigmoid(attention_b))."
     def __init__(self, L:int=192, D:int=192, dropout:float=0.25, n:int=1):
@@ -27,6 +27,7 @@ class GatedAttention(nn.Module):
         self.attention_c = nn.Linear(D, n)
     def forward(self, h:torch.Tensor) -> torch.Tensor: return self.attention_c(self.attention_a(h)*self.attention_b(h))
 
+# %% ../nbs/08_slide_model.ipynb #cde93fa3
 class HIPT_GP_FC(nn.Module):
     "The global part of HIPT's slide model on region embeddings [M, 192]: phi → 2-layer set transformer → gated attention pooling → rho → classifier."
     def __init__(self, n_classes:int=2, dim:int=192, dropout:float=0.25):
@@ -54,6 +55,7 @@ class HIPT_GP_FC(nn.Module):
     @property
     def input_linear(self) -> nn.Linear: return self.global_phi[0]      # where a feature standardisation folds in
 
+# %% ../nbs/08_slide_model.ipynb #1896264e
 class HIPT_LGP_FC(HIPT_GP_FC):
     "HIPT's slide model on region feature grids [M, 256, 384]: ViT_4096-256 per region (`local_vit`, optionally frozen), then `HIPT_GP_FC`."
     def __init__(self, n_classes:int=2, dropout:float=0.25, vit4k_checkpoint=None, freeze_4k:bool=False, local_depth:int|None=None):
@@ -74,6 +76,7 @@ class HIPT_LGP_FC(HIPT_GP_FC):
         logits, A = self.pool(self.region_embeddings(x))
         return (logits, A) if return_attention else logits
 
+# %% ../nbs/08_slide_model.ipynb #89bdf464
 def load_slide_model(model:nn.Module, path_or_state) -> nn.Module:
     "Load an official (or our) slide-model state dict strictly: a path or a dict, `module.` prefixes (DataParallel) removed anywhere in the keys."
     sd = torch.load(path_or_state, map_location="cpu", weights_only=True) if isinstance(path_or_state, (str, Path)) else path_or_state
