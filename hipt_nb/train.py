@@ -25,7 +25,7 @@ __all__ = ['SLIDE_SUFFIXES', 'slide_stem', 'read_csv', 'parse_label_map', 'read_
            'SlideForward', 'auc_score', 'mean_std', 'train_args', 'build_slide_model', 'feature_key',
            'balanced_weights', 'fit', 'predict', 'FeatureBags', 'load_bags', 'train_subtype', 'summarize']
 
-# %% ../nbs/09_subtyping.ipynb #37ca84d4
+# %% ../nbs/09_subtyping.ipynb #2a5e5a6b
 SLIDE_SUFFIXES = (".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide", ".dcm", ".h5", ".pt")
 
 def slide_stem(slide_id:str) -> str:
@@ -45,6 +45,7 @@ def read_csv(path, required=()) -> list[dict]:
     if not rows or missing: raise ValueError(f"{path}: " + (f"missing column(s) {missing}; has {sorted(cols)}" if rows else "no rows"))
     return rows
 
+# %% ../nbs/09_subtyping.ipynb #c85565b7
 def parse_label_map(spec) -> dict|None:
     "`'IDC:0,ILC:1'` or a dict → {label: index}; None stays None."
     if spec is None or isinstance(spec, dict): return spec
@@ -68,7 +69,7 @@ def read_labels(path, label_col:str|None=None, label_map=None) -> dict:
     return dict(case_ids=[r.get("case_id") or slide_stem(r["slide_id"]) for r in keep], slide_ids=[slide_stem(r["slide_id"]) for r in keep],
                 labels=np.array([label_map[r[label_col]] for r in keep]), classes=classes, dropped=len(rows) - len(keep))
 
-# %% ../nbs/09_subtyping.ipynb #6a0885d6
+# %% ../nbs/09_subtyping.ipynb #48557aff
 def case_labels(case_ids, labels) -> dict:
     "{case_id: label}, a case taking the largest label of its slides."
     out = {}
@@ -90,6 +91,7 @@ def mc_splits(cases:dict, k:int=10, val_frac:float=0.1, test_frac:float=0.1, see
         folds.append({s: sorted(v) for s, v in fold.items()})
     return folds
 
+# %% ../nbs/09_subtyping.ipynb #794e4d74
 def subsample_cases(train:list, cases:dict, prop:float, seed:int) -> list:
     "A fraction `prop` of the training cases, drawn per class (at least one case per class)."
     if prop >= 1: return list(train)
@@ -107,6 +109,7 @@ def expand_to_slides(fold:dict, case_ids, slide_ids) -> dict:
         if c in where: out[where[c]].append(sid)
     return out
 
+# %% ../nbs/09_subtyping.ipynb #133626d4
 def write_splits(folder, folds:list[dict]):
     "Write `splits_{i}.csv` (columns train, val, test; shorter columns padded with blanks), the official format."
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
@@ -206,7 +209,7 @@ def mean_std(values) -> tuple[float, float]:
     v = np.asarray(values, dtype=float)
     return float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")
 
-# %% ../nbs/09_subtyping.ipynb #d290aad4
+# %% ../nbs/09_subtyping.ipynb #7694ccda
 def train_args(**overrides) -> argparse.Namespace:
     "The official subtyping settings (`2-Weakly-Supervised-Subtyping/main.py`, commit 780fafa) plus ours; keyword arguments override."
     a = dict(epochs=20, lr=2e-4, weight_decay=1e-5, seed=1, k=10, val_frac=0.1, test_frac=0.1, prop=1.0,
@@ -226,6 +229,7 @@ def build_slide_model(args, n_classes:int) -> nn.Module:
 
 def feature_key(args) -> str: return "features_cls4k" if args.model == "hipt_gp" else "features_cls256"
 
+# %% ../nbs/09_subtyping.ipynb #1501c855
 def balanced_weights(classes) -> torch.Tensor:
     "Sampling weight N / N_c of each item (CLAM's `make_weights_for_balanced_classes_split`)."
     classes = np.asarray(classes); _, inv, counts = np.unique(classes, return_inverse=True, return_counts=True)
@@ -260,6 +264,7 @@ def fit(net:SlideForward, bags:dict, train_keys:list, targets:dict, loss_fn, arg
         history.append(row)
     return history
 
+# %% ../nbs/09_subtyping.ipynb #2d2edc94
 @torch.no_grad()
 def predict(net:SlideForward, bags:dict, keys:list) -> tuple[np.ndarray, list]:
     "Softmax probabilities [n, C] and the attention [M] of each bag, model in eval mode."
@@ -295,16 +300,41 @@ def load_bags(features, ids, key:str) -> FeatureBags:
     "Lazy {slide_id: features} for `ids` (see `FeatureBags`): a TCGA-sized cohort of [M, 256, 384] bags is ~15 GB, so nothing is preloaded."
     return FeatureBags(features, {s: [s] for s in ids}, key)
 
-# %% ../nbs/09_subtyping.ipynb #c3770ea8
+# %% ../nbs/09_subtyping.ipynb #57c480f8
+def _subtype_splits(t:dict, cases:dict, splits, args) -> list[dict]:
+    "Slide-level splits: read from the folder `splits`, or `args.k` label-stratified Monte-Carlo splits of the cases."
+    if splits is None:
+        return [expand_to_slides(f, t["case_ids"], t["slide_ids"]) for f in mc_splits(cases, args.k, args.val_frac, args.test_frac, args.seed)]
+    return read_splits(splits)
+
+def _fold_split(sp:dict, y_of:dict, case_of:dict, cases:dict, args, i:int) -> dict:
+    "Split `sp` restricted to the labelled slides, its training cases subsampled to `args.prop` (seed `args.seed + i`)."
+    sp = {s: [x for x in v if x in y_of] for s, v in sp.items()}          # the official datasets keep the intersection
+    if args.prop < 1:
+        keep = set(subsample_cases(sorted({case_of[x] for x in sp["train"]}), cases, args.prop, args.seed + i))
+        sp["train"] = [x for x in sp["train"] if case_of[x] in keep]
+    return sp
+
+def _test_fold(net, bags:dict, sp:dict, y_of:dict, out:Path, i:int) -> dict:
+    "AUC and accuracy of `net` on the val and test slides of `sp`; predictions written to `out/{val,test}_predictions_{i}.csv`."
+    row = {}
+    for s in ("val", "test"):
+        keys = sp.get(s) or []
+        if keys:
+            p, _ = predict(net, bags, keys); yy = np.array([y_of[k] for k in keys])
+            row[f"{s}_auc"], row[f"{s}_acc"] = auc_score(yy, p), float((p.argmax(1) == yy).mean())
+            _write_rows(out/f"{s}_predictions_{i}.csv", [dict(slide_id=k, label=int(l), **{f"p_{j}": float(v) for j, v in enumerate(pr)})
+                                                        for k, l, pr in zip(keys, yy, p)])
+    return row
+
+# %% ../nbs/09_subtyping.ipynb #1849bffa
 def train_subtype(csv_path, features, out, splits=None, label_col=None, label_map=None, folds=None, **settings) -> list[dict]:
     "Train and evaluate the slide model on every split; returns the summary rows (also written to `out/summary.csv`)."
     args = train_args(**settings); out = Path(out)
     t = read_labels(csv_path, label_col, label_map)
     ids, y_of = t["slide_ids"], dict(zip(t["slide_ids"], t["labels"].tolist()))
     cases = case_labels(t["case_ids"], t["labels"])
-    if splits is None:
-        split_list = [expand_to_slides(f, t["case_ids"], ids) for f in mc_splits(cases, args.k, args.val_frac, args.test_frac, args.seed)]
-    else: split_list = read_splits(splits)
+    split_list = _subtype_splits(t, cases, splits, args)
     bags = load_bags(features, ids, feature_key(args))                  # every feature file checked before anything is written
     run_lock = hold(out/".locks"/"run.lock", f"training run {out}")     # one live writer per output folder
     write_splits(out/"splits", split_list)
@@ -312,10 +342,7 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
     rows = []
     for i, sp in enumerate(split_list):
         if folds is not None and i not in folds: continue
-        sp = {s: [x for x in v if x in y_of] for s, v in sp.items()}          # the official datasets keep the intersection
-        if args.prop < 1:
-            keep = set(subsample_cases(sorted({case_of[x] for x in sp["train"]}), cases, args.prop, args.seed + i))
-            sp["train"] = [x for x in sp["train"] if case_of[x] in keep]
+        sp = _fold_split(sp, y_of, case_of, cases, args, i)
         torch.manual_seed(args.seed)
         model = build_slide_model(args, len(t["classes"])).to(args.device)
         net = SlideForward(model)
@@ -327,14 +354,7 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
             return dict(val_auc=auc_score([y_of[k] for k in keys], p))
         hist = fit(net, bags, sp["train"], targets, F.cross_entropy, args, sample_classes=[y_of[k] for k in sp["train"]],
                    loss_scale=1/32 if args.loss_scale_quirk else 1.0, evaluate=evaluate)
-        row = dict(fold=i, n_train=len(sp["train"]))
-        for s in ("val", "test"):
-            keys = sp.get(s) or []
-            if keys:
-                p, _ = predict(net, bags, keys); yy = np.array([y_of[k] for k in keys])
-                row[f"{s}_auc"], row[f"{s}_acc"] = auc_score(yy, p), float((p.argmax(1) == yy).mean())
-                _write_rows(out/f"{s}_predictions_{i}.csv", [dict(slide_id=k, label=int(l), **{f"p_{j}": float(v) for j, v in enumerate(pr)})
-                                                            for k, l, pr in zip(keys, yy, p)])
+        row = dict(fold=i, n_train=len(sp["train"]), **_test_fold(net, bags, sp, y_of, out, i))
         model = net.fold_standardizer()
         with atomic_path(out/f"s_{i}_checkpoint.pt") as tmp: torch.save(model.state_dict(), tmp)
         if hist:
@@ -347,6 +367,7 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
     run_lock.release()
     return rows
 
+# %% ../nbs/09_subtyping.ipynb #d203a70c
 def summarize(rows:list[dict], key:str="test_auc") -> str:
     "`mean ± std` (ddof 1) of `key` over folds (the mean alone for one fold)."
     m, s = mean_std([r[key] for r in rows if key in r])
