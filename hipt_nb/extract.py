@@ -80,9 +80,7 @@ PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):
-    "Test hook at a named point of `extract_slide`: `HIPT_NB_KILL_AT=name` kills the process here (SIGKILL), `HIPT_NB_PAUSE_AT=name` sleeps here (`HIPT_NB_PAUSE_S` s, default 60)."
-    if os.environ.get("HIPT_NB_PAUSE_AT") == name:
-        print(f"paused at {name}", file=sys.stderr, flush=True); time.sleep(float(os.environ.get("HIPT_NB_PAUSE_S", 60)))
+    "Test hook at a named point of `extract_slide` (one of `STOP_POINTS`): `HIPT_NB_KILL_AT=name` kills the process here with SIGKILL."
     if os.environ.get("HIPT_NB_KILL_AT") == name: os.kill(os.getpid(), signal.SIGKILL)
 
 def slide_fingerprint(wsi:WSI) -> str:
