@@ -17,7 +17,7 @@ from .train import (FeatureBags, SlideForward, _write_rows, build_slide_model, f
 
 # %% auto #0
 __all__ = ['read_survival', 'survival_bins', 'hazards_survival', 'risk_score', 'nll_surv_loss', 'concordance_index',
-           'kfold_cases', 'patient_bags', 'survival_args', 'train_survival', 'predict_risk', 'cindex_of']
+           'kfold_cases', 'patient_bags', 'survival_args', 'predict_risk', 'cindex_of', 'train_survival']
 
 # %% ../nbs/10_survival.ipynb #c6505e42
 def read_survival(path) -> dict:
@@ -76,7 +76,7 @@ def concordance_index(event, time, risk, tied_tol:float=1e-8) -> float:
     tied = np.abs(d) <= tied_tol
     return float(((d > 0) & ~tied & comparable).sum() + 0.5*(tied & comparable).sum())/comparable.sum()
 
-# %% ../nbs/10_survival.ipynb #061f2404
+# %% ../nbs/10_survival.ipynb #3a61f285
 def kfold_cases(case_ids, strata, k:int=5, seed:int=1) -> list[dict]:
     "`k`-fold cross-validation over cases, stratified by `strata`: [{train: [...], val: [...]}], val folds disjoint and covering all."
     rng = np.random.default_rng(seed); ids = np.asarray(case_ids); strata = np.asarray(strata)
@@ -92,6 +92,7 @@ def patient_bags(features, patients:dict, key:str) -> FeatureBags:
     "Lazy {case_id: the patient's slides' region features concatenated along M}."
     return FeatureBags(features, {c: patients["slides"][c] for c in patients["case_ids"]}, key)
 
+# %% ../nbs/10_survival.ipynb #901b1b1b
 def survival_args(**overrides):
     "MCAT/HIPT survival settings: the subtyping settings plus gc = 32, α = 0, 4 bins, 5 folds."
     extra = dict(gc=32, alpha=0.0, n_bins=4)
@@ -99,6 +100,18 @@ def survival_args(**overrides):
     for k, v in extra.items(): setattr(a, k, overrides.get(k, v))
     return a
 
+# %% ../nbs/10_survival.ipynb #19a7d2d8
+@torch.no_grad()
+def predict_risk(net:SlideForward, bags:dict, keys:list) -> np.ndarray:
+    "Risk −Σ S of each bag, model in eval mode."
+    net.eval()
+    return np.array([risk_score(net(k, bags)[0]).item() for k in keys])
+
+def cindex_of(net, bags, keys, c_of, t_of) -> float:
+    "Concordance index of the model's risks on `keys`."
+    return concordance_index([1 - c_of[k] for k in keys], [t_of[k] for k in keys], predict_risk(net, bags, keys))
+
+# %% ../nbs/10_survival.ipynb #f92808dc
 def train_survival(csv_path, features, out, splits=None, folds=None, **settings) -> list[dict]:
     "Cross-validated survival training; writes `summary.csv` (fold, val_cindex, ...), checkpoints, histories, splits and `config.json`."
     args = survival_args(**settings); out = Path(out)
@@ -135,13 +148,3 @@ def train_survival(csv_path, features, out, splits=None, folds=None, **settings)
         tmp.write_text(json.dumps(dict(task="survival", bin_edges=edges.tolist(), **cfg), indent=1, default=str))
     run_lock.release()
     return rows
-
-@torch.no_grad()
-def predict_risk(net:SlideForward, bags:dict, keys:list) -> np.ndarray:
-    "Risk −Σ S of each bag, model in eval mode."
-    net.eval()
-    return np.array([risk_score(net(k, bags)[0]).item() for k in keys])
-
-def cindex_of(net, bags, keys, c_of, t_of) -> float:
-    "Concordance index of the model's risks on `keys`."
-    return concordance_index([1 - c_of[k] for k in keys], [t_of[k] for k in keys], predict_risk(net, bags, keys))
