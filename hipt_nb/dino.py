@@ -298,67 +298,167 @@ def _load_model(model:nn.Module, sd:dict, path, what:str):
     try: model.load_state_dict(sd, strict=True)
     except RuntimeError as e: raise ValueError(f"{path}: the {what} does not fit this model: {e}") from None
 
-# %% ../nbs/06_dino.ipynb #c4749fbe
-def _autocast(device:str, precision:str):
-    dt = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    return torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None)
-
-def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backbone:nn.Module, out, resume=None, init=None,
-               progress:bool=True, callback=None) -> dict:
-    """DINO on `augment(dataset[i])` (a list of views, 2 global first) with the given backbones; checkpoints and `log.csv` in `out`.
-    `resume`: a checkpoint of this run to continue; `init`: a checkpoint (e.g. official) whose student and teacher start the run."""
-    from tqdm.auto import tqdm
-    out = Path(out)
+# %% ../nbs/06_dino.ipynb #791f801a
+def _setup_device(args) -> tuple[str, str, int, int]:
+    "(device, precision, rank, world size) of a run: the device and precision of `args`, else CUDA with fp16 (when `use_fp16`) if available, else the CPU in fp32."
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     precision = args.precision or ("fp16" if device.startswith("cuda") and args.use_fp16 else "fp32")
     if precision not in ("fp32", "bf16", "fp16"): raise ValueError(f"unknown precision {precision!r}; choose fp32, bf16 or fp16")
     if precision == "fp16" and not device.startswith("cuda"): raise ValueError("fp16 training needs CUDA; use --precision bf16 or fp32 on CPU")
     rank, world, device = init_distributed(device)
-    run_lock = hold(out/".locks"/"run.lock", f"training run {out}") if rank == 0 else None   # one live writer per folder
-    gb = args.batch_size_per_gpu*world
-    ck = read_checkpoint(resume) if resume is not None else None
-    if ck is not None:
-        old = ck["args"]
-        if old.batch_size_per_gpu*getattr(old, "world_size", 1) != gb or getattr(old, "n_samples", len(dataset)) != len(dataset):
-            raise ValueError(f"{resume}: trained with global batch {old.batch_size_per_gpu*getattr(old, 'world_size', 1)} on "
-                             f"{getattr(old, 'n_samples', '?')} samples; this run has {gb} on {len(dataset)}: resume with the same data and batch")
-    args = copy.copy(args); args.device, args.precision, args.world_size, args.n_samples = device, precision, world, len(dataset)
-    ipe = len(dataset)//gb
-    if ipe == 0: raise ValueError(f"{len(dataset)} training samples are fewer than one global batch of {gb}")
-    n = _resolve(args, ipe)
+    return device, precision, rank, world
+
+# %% ../nbs/06_dino.ipynb #6af59df9
+def _check_resume(ck:dict, resume, gb:int, n_samples:int):
+    "Refuse to resume from checkpoint `ck` (read from `resume`) with another global batch `gb` or another number of samples."
+    old = ck["args"]
+    if old.batch_size_per_gpu*getattr(old, "world_size", 1) != gb or getattr(old, "n_samples", n_samples) != n_samples:
+        raise ValueError(f"{resume}: trained with global batch {old.batch_size_per_gpu*getattr(old, 'world_size', 1)} on "
+                         f"{getattr(old, 'n_samples', '?')} samples; this run has {gb} on {n_samples}: resume with the same data and batch")
+
+# %% ../nbs/06_dino.ipynb #9468fef3
+def _run_args(args, n_samples:int, gb:int, device:str, precision:str, world:int) -> tuple:
+    "(a copy of `args` completed for this run, iterations per epoch, iteration counts) for `n_samples` samples in global batches of `gb`."
+    args = copy.copy(args); args.device, args.precision, args.world_size, args.n_samples = device, precision, world, n_samples
+    ipe = n_samples//gb
+    if ipe == 0: raise ValueError(f"{n_samples} training samples are fewer than one global batch of {gb}")
+    return args, ipe, _resolve(args, ipe)
+
+# %% ../nbs/06_dino.ipynb #7bca9a80
+def _schedules(args, gb:int, n:dict) -> tuple:
+    "Learning rate (`lr × gb/256`, with warm-up), weight decay and teacher momentum for each of the `n['total']` iterations."
     lr_s = cosine_schedule(args.lr*gb/256, args.min_lr, n["total"], n["warmup"])
     wd_s = cosine_schedule(args.weight_decay, args.weight_decay_end, n["total"])
     m_s = cosine_schedule(args.momentum_teacher, 1., n["total"])
+    return lr_s, wd_s, m_s
 
+# %% ../nbs/06_dino.ipynb #51b192ed
+def _build(args, student_backbone:nn.Module, teacher_backbone:nn.Module, n:dict, init=None) -> tuple:
+    "(student, teacher, loss, optimiser, scaler or None) on `args.device`; the teacher frozen and equal to the student unless `init` gives both."
     embed = student_backbone.embed_dim
-    student = MultiCropModel(student_backbone, DINOHead(embed, args.out_dim, norm_last_layer=args.norm_last_layer)).to(device)
-    teacher = MultiCropModel(teacher_backbone, DINOHead(embed, args.out_dim)).to(device)
-    loss_fn = DINOLoss(args.out_dim, 2 + args.local_crops_number, args.teacher_temp, args.warmup_teacher_temp, n["teacher_warmup"]).to(device)
+    student = MultiCropModel(student_backbone, DINOHead(embed, args.out_dim, norm_last_layer=args.norm_last_layer)).to(args.device)
+    teacher = MultiCropModel(teacher_backbone, DINOHead(embed, args.out_dim)).to(args.device)
+    loss_fn = DINOLoss(args.out_dim, 2 + args.local_crops_number, args.teacher_temp, args.warmup_teacher_temp, n["teacher_warmup"]).to(args.device)
     if init is not None:
         ick = read_checkpoint(init)
         _load_model(student, ick["student"], init, "student"); _load_model(teacher, ick["teacher"], init, "teacher")
     else: teacher.load_state_dict(student.state_dict())
     for p in teacher.parameters(): p.requires_grad = False
     opt = torch.optim.AdamW(param_groups(student))
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    start = 0
-    if ck is not None:
-        _load_model(student, ck["student"], resume, "student"); _load_model(teacher, ck["teacher"], resume, "teacher")
-        opt.load_state_dict(ck["optimizer"]); loss_fn.load_state_dict(ck["dino_loss"])
-        if scaler is not None and "fp16_scaler" in ck: scaler.load_state_dict(ck["fp16_scaler"])
-        start = int(ck.get("iteration", ck["epoch"]*ipe))
+    scaler = torch.amp.GradScaler("cuda") if args.precision == "fp16" else None
+    return student, teacher, loss_fn, opt, scaler
+
+# %% ../nbs/06_dino.ipynb #223e3c88
+def _restore(ck:dict, resume, student, teacher, opt, loss_fn, scaler, ipe:int) -> int:
+    "Load checkpoint `ck` (read from `resume`) into the run; the iteration to continue from (`ipe`: iterations per epoch)."
+    _load_model(student, ck["student"], resume, "student"); _load_model(teacher, ck["teacher"], resume, "teacher")
+    opt.load_state_dict(ck["optimizer"]); loss_fn.load_state_dict(ck["dino_loss"])
+    if scaler is not None and "fp16_scaler" in ck: scaler.load_state_dict(ck["fp16_scaler"])
+    return int(ck.get("iteration", ck["epoch"]*ipe))
+
+# %% ../nbs/06_dino.ipynb #40fa28a2
+def _wrap_ddp(student:nn.Module, world:int, device:str) -> nn.Module:
+    "`student` in `DistributedDataParallel` when `world` > 1 (on the process's GPU under CUDA), else `student` itself."
     ddp = student
     if world > 1: ddp = nn.parallel.DistributedDataParallel(student, device_ids=[int(device.split(":")[1])] if device.startswith("cuda") else None)
+    return ddp
 
+# %% ../nbs/06_dino.ipynb #49d96c0f
+def _start_log(out:Path, resume, start:int) -> Path:
+    "Write `out/log.csv` afresh: the header and the rows up to iteration `start` of the log next to `resume`."
     log = out/"log.csv"; cols = ["iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds"]
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        rows = []
-        prev = Path(resume).parent/"log.csv" if resume is not None else None        # the log of the run being resumed
-        if start and prev is not None and prev.exists():
-            with open(prev) as f: rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start]
-        with atomic_path(log) as tmp, open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    prev = Path(resume).parent/"log.csv" if resume is not None else None        # the log of the run being resumed
+    if start and prev is not None and prev.exists():
+        with open(prev) as f: rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start]
+    with atomic_path(log) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
+    return log
+
+# %% ../nbs/06_dino.ipynb #1348489d
+def _epoch_loader(views_ds, n_samples:int, gb:int, args, epoch:int, done:int, rank:int, world:int):
+    "A `DataLoader` over epoch `epoch` of `views_ds` from its batch `done` on, for process `rank` of `world`."
+    views_ds.epoch = epoch
+    batches = epoch_batches(n_samples, gb, args.seed, epoch, rank, world)[done:]
+    return torch.utils.data.DataLoader(views_ds, batch_sampler=batches, num_workers=args.workers, pin_memory=args.device.startswith("cuda"))
+
+# %% ../nbs/06_dino.ipynb #03f91b85
+def _set_hyperparams(opt, lr:float, wd:float):
+    "Learning rate `lr` for every group of `opt`, weight decay `wd` for the first."
+    for i, g in enumerate(opt.param_groups):
+        g["lr"] = lr
+        if i == 0: g["weight_decay"] = wd
+
+# %% ../nbs/06_dino.ipynb #51cd05e5
+def _autocast(device:str, precision:str):
+    dt = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None)
+
+# %% ../nbs/06_dino.ipynb #ebef7ff5
+def _backward(loss, student:nn.Module, opt, scaler, clip_grad:float, it:int, freeze:int):
+    "Gradients of `loss` for `student` and one step of `opt` (through `scaler` when given), the last layer frozen before iteration `freeze`."
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        if clip_grad: clip_gradients(student, clip_grad)
+        cancel_last_layer_grads(student, it, freeze); opt.step()
+    else:
+        scaler.scale(loss).backward()
+        if clip_grad: scaler.unscale_(opt); clip_gradients(student, clip_grad)
+        cancel_last_layer_grads(student, it, freeze); scaler.step(opt); scaler.update()
+
+# %% ../nbs/06_dino.ipynb #1ee6c3a0
+def _train_step(views, it:int, student, ddp, teacher, loss_fn, opt, scaler, args, freeze:int, sched:tuple, rank:int, world:int) -> float:
+    "DINO iteration `it` on the batch `views` (`ddp`: the student as it runs forward); the loss of the global batch."
+    lr_s, wd_s, m_s = sched
+    _set_hyperparams(opt, float(lr_s[it]), float(wd_s[it]))
+    views = [v.to(args.device, non_blocking=True) for v in views]
+    torch.manual_seed(_mix(args.seed, rank, it))            # stochastic depth: a function of (seed, rank, iteration)
+    with _autocast(args.device, args.precision):
+        t_out = teacher(views[:2]); s_out = ddp(views)
+        loss = loss_fn(s_out.float(), t_out.float(), it)
+    if not math.isfinite(loss.item()): raise FloatingPointError(f"loss is {loss.item()} at iteration {it}; stopping")
+    _backward(loss, student, opt, scaler, args.clip_grad, it, freeze)
+    ema_update(teacher, student, float(m_s[it]))
+    l = loss.detach()
+    if world > 1: dist.all_reduce(l); l = l/world               # log the loss of the global batch
+    return l.item()
+
+# %% ../nbs/06_dino.ipynb #d007bd2a
+def _log_row(logf, it:int, epoch:int, l:float, sched:tuple, loss_fn:DINOLoss, t0:float):
+    "Append the row of the step that made `it` iterations (loss `l`, `t0`: the start time) to the open `logf`."
+    lr_s, wd_s, m_s = sched
+    csv.writer(logf).writerow([it, epoch, f"{l:.6f}", f"{lr_s[it-1]:.6g}", f"{wd_s[it-1]:.6g}", f"{m_s[it-1]:.8f}",
+                               f"{loss_fn.teacher_temp_at(it-1):.4f}", f"{time.time() - t0:.2f}"]); logf.flush()
+
+# %% ../nbs/06_dino.ipynb #99fdbc66
+def _checkpoint(out:Path, it:int, ipe:int, total:int, args, student, teacher, opt, loss_fn, scaler):
+    "The checkpoints due after `it` iterations (`ipe` per epoch, `total` in the run)."
+    ends_epoch = it % ipe == 0
+    if (args.save_every and it % args.save_every == 0) or it == total or ends_epoch:
+        save_dino_checkpoint(out/"checkpoint.pth", student, teacher, opt, loss_fn, args, it//ipe, it, scaler)
+    if args.keep_every and it % args.keep_every == 0:
+        save_dino_checkpoint(out/f"checkpoint{it:07d}.pth", student, teacher, opt, loss_fn, args, it//ipe, it, scaler)
+
+# %% ../nbs/06_dino.ipynb #6d9fe6b0
+def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backbone:nn.Module, out, resume=None, init=None,
+               progress:bool=True, callback=None) -> dict:
+    """DINO on `augment(dataset[i])` (a list of views, 2 global first) with the given backbones; checkpoints and `log.csv` in `out`.
+    `resume`: a checkpoint of this run to continue; `init`: a checkpoint (e.g. official) whose student and teacher start the run."""
+    from tqdm.auto import tqdm
+    out = Path(out)
+    device, precision, rank, world = _setup_device(args)
+    run_lock = hold(out/".locks"/"run.lock", f"training run {out}") if rank == 0 else None   # one live writer per folder
+    gb = args.batch_size_per_gpu*world
+    ck = read_checkpoint(resume) if resume is not None else None
+    if ck is not None: _check_resume(ck, resume, gb, len(dataset))
+    args, ipe, n = _run_args(args, len(dataset), gb, device, precision, world)
+    sched = _schedules(args, gb, n)
+    student, teacher, loss_fn, opt, scaler = _build(args, student_backbone, teacher_backbone, n, init)
+    start = _restore(ck, resume, student, teacher, opt, loss_fn, scaler, ipe) if ck is not None else 0
+    ddp = _wrap_ddp(student, world, device)
+    log = _start_log(out, resume, start) if rank == 0 else out/"log.csv"
     views_ds = SeededViews(dataset, augment, args.seed)
     bar = tqdm(total=n["total"], initial=start, desc=f"DINO stage {args.stage}", unit="it", disable=not progress or rank != 0)
     it, losses, t0 = start, [], time.time()
@@ -366,42 +466,13 @@ def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backb
     try:
         while it < n["total"]:
             epoch = it//ipe
-            views_ds.epoch = epoch
-            batches = epoch_batches(len(dataset), gb, args.seed, epoch, rank, world)[it - epoch*ipe:]
-            dl = torch.utils.data.DataLoader(views_ds, batch_sampler=batches, num_workers=args.workers, pin_memory=device.startswith("cuda"))
-            for views in dl:
+            for views in _epoch_loader(views_ds, len(dataset), gb, args, epoch, it - epoch*ipe, rank, world):
                 if it >= n["total"]: break
-                for i, g in enumerate(opt.param_groups):
-                    g["lr"] = float(lr_s[it])
-                    if i == 0: g["weight_decay"] = float(wd_s[it])
-                views = [v.to(device, non_blocking=True) for v in views]
-                torch.manual_seed(_mix(args.seed, rank, it))            # stochastic depth: a function of (seed, rank, iteration)
-                with _autocast(device, precision):
-                    t_out = teacher(views[:2]); s_out = ddp(views)
-                    loss = loss_fn(s_out.float(), t_out.float(), it)
-                if not math.isfinite(loss.item()): raise FloatingPointError(f"loss is {loss.item()} at iteration {it}; stopping")
-                opt.zero_grad(set_to_none=True)
-                if scaler is None:
-                    loss.backward()
-                    if args.clip_grad: clip_gradients(student, args.clip_grad)
-                    cancel_last_layer_grads(student, it, n["freeze"]); opt.step()
-                else:
-                    scaler.scale(loss).backward()
-                    if args.clip_grad: scaler.unscale_(opt); clip_gradients(student, args.clip_grad)
-                    cancel_last_layer_grads(student, it, n["freeze"]); scaler.step(opt); scaler.update()
-                ema_update(teacher, student, float(m_s[it]))
-                l = loss.detach()
-                if world > 1: dist.all_reduce(l); l = l/world               # log the loss of the global batch
-                l = l.item(); losses.append(l); it += 1
+                l = _train_step(views, it, student, ddp, teacher, loss_fn, opt, scaler, args, n["freeze"], sched, rank, world)
+                losses.append(l); it += 1
                 if rank == 0:
-                    csv.writer(logf).writerow([it, epoch, f"{l:.6f}", f"{lr_s[it-1]:.6g}", f"{wd_s[it-1]:.6g}", f"{m_s[it-1]:.8f}",
-                                               f"{loss_fn.teacher_temp_at(it-1):.4f}", f"{time.time() - t0:.2f}"]); logf.flush()
-                    bar.update(1); bar.set_postfix(loss=f"{l:.4f}")
-                    ends_epoch = it % ipe == 0
-                    if (args.save_every and it % args.save_every == 0) or it == n["total"] or ends_epoch:
-                        save_dino_checkpoint(out/"checkpoint.pth", student, teacher, opt, loss_fn, args, it//ipe, it, scaler)
-                    if args.keep_every and it % args.keep_every == 0:
-                        save_dino_checkpoint(out/f"checkpoint{it:07d}.pth", student, teacher, opt, loss_fn, args, it//ipe, it, scaler)
+                    _log_row(logf, it, epoch, l, sched, loss_fn, t0); bar.update(1); bar.set_postfix(loss=f"{l:.4f}")
+                    _checkpoint(out, it, ipe, n["total"], args, student, teacher, opt, loss_fn, scaler)
                 if callback is not None: callback(it, l)
             _barrier()
     finally:
