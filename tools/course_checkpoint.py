@@ -1,7 +1,10 @@
 """Train the small course checkpoints shipped in hipt_nb/assets (what the heatmaps of notebook 12 show when the official
 weights are absent), with hipt_nb's own commands, and record exactly how.
 
-    python tools/course_checkpoint.py WORKDIR
+    python tools/course_checkpoint.py WORKDIR [STAGE1_CHECKPOINT]
+
+With STAGE1_CHECKPOINT (e.g. hipt_nb/assets/course_vit256.pth, made by tools/course_vit256.py), step 1 is skipped and
+stages 2–4 run on that ViT_256-16; only course_vit4k.pth is written then.
 
 1. `hipt_nb pretrain stage1` on the bundled slide with the COURSE_DEMO settings of notebook 06 (ViT_256-16, 2 blocks);
 2. region features (features_cls256) of the demo slides tissue_20x and sparse_20x with that ViT_256-16;
@@ -36,13 +39,16 @@ def teacher_fp16(ck):
     t = {k.replace("module.", "").replace("backbone.", ""): v for k, v in sd["teacher"].items() if not k.replace("module.", "").startswith("head.")}
     return {"teacher": {k: v.half() if v.is_floating_point() else v for k, v in t.items()}, "args": sd["args"]}
 
-def main(work):
+def main(work, stage1=None):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     rec = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads()}
-    if not (work/"s1"/"checkpoint.pth").exists(): run(STAGE1 + ["--out", str(work/"s1")])     # a rerun reuses a finished stage 1
-    rec["stage1_seconds"] = float(open(work/"s1"/"log.csv").read().strip().splitlines()[-1].split(",")[-1])
+    if stage1 is None:
+        if not (work/"s1"/"checkpoint.pth").exists(): run(STAGE1 + ["--out", str(work/"s1")])     # a rerun reuses a finished stage 1
+        rec["stage1_seconds"] = float(open(work/"s1"/"log.csv").read().strip().splitlines()[-1].split(",")[-1])
+        stage1 = work/"s1"/"checkpoint.pth"
+    else: rec["stage1"] = f"{Path(stage1).name} (SHA-256 {sha256sum(stage1)}), see course_vit256.json"
     torch.manual_seed(0)
-    model = HIPT4K(vit256_from_checkpoint(work/"s1"/"checkpoint.pth"), vit4k_xs(depth=1)).eval()
+    model = HIPT4K(vit256_from_checkpoint(stage1), vit4k_xs(depth=1)).eval()
     t = time.time(); h5s = []
     for name in ("tissue_20x", "sparse_20x"):
         row = extract_slide(demo_slide(name), work/"features", model, Weights(), progress=False)
@@ -51,13 +57,14 @@ def main(work):
     rec["extract_seconds"] = round(time.time() - t, 1)
     rec["stage2_seconds"] = run(STAGE2 + h5s + ["--out", str(work/"s2")])
     out = assets_dir()
-    for name, ck in (("course_vit256.pth", work/"s1"/"checkpoint.pth"), ("course_vit4k.pth", work/"s2"/"checkpoint.pth")):
+    made = [("course_vit4k.pth", work/"s2"/"checkpoint.pth")] + ([("course_vit256.pth", stage1)] if "stage1" not in rec else [])
+    for name, ck in made:
         torch.save(teacher_fp16(ck), out/name)
         rec[name] = {"bytes": (out/name).stat().st_size, "sha256": sha256sum(out/name)}
-    rec["stage1_command"] = shlex.join(STAGE1 + ["--out", "WORK/s1"])
+    if "stage1" not in rec: rec["stage1_command"] = shlex.join(STAGE1 + ["--out", "WORK/s1"])
     rec["stage2_command"] = shlex.join(STAGE2 + ["WORK/features/h5_files/*.h5", "--out", "WORK/s2"])
-    rec["features"] = "features_cls256 of demo slides tissue_20x and sparse_20x with the stage-1 teacher (tools/course_checkpoint.py)"
+    rec["features"] = f"features_cls256 of demo slides tissue_20x and sparse_20x with the stage-1 teacher {Path(stage1).name} (tools/course_checkpoint.py)"
     (out/"course_checkpoints.json").write_text(json.dumps(rec, indent=1))
     print(json.dumps(rec, indent=1))
 
-if __name__ == "__main__": main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
+if __name__ == "__main__": main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp(), sys.argv[2] if len(sys.argv) > 2 else None)
