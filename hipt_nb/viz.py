@@ -5,6 +5,7 @@
 # %% ../nbs/12_heatmaps.ipynb #70e8430f
 from __future__ import annotations
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -13,19 +14,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from scipy.stats import rankdata
+from scipy.stats import rankdata, spearmanr
 
+from .cohorts import stain_amounts, tissue_image, tissue_tiles
 from .core import patchify, to_grid
-from .data import assets_dir, atomic_path
-from .hipt4k import HIPT4K, to_input
+from .data import assets_dir, atomic_path, sha256sum
+from .hipt4k import HIPT4K, MEAN, STD, to_input
 from .vit import ViT, attention, vit256_from_checkpoint
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
-__all__ = ['COURSE_FILES', 'cls_attention', 'attention_and_cls', 'region_attention', 'percentile_scores', 'upsample',
-           'patch_scores', 'region_scores', 'shifted_copy', 'accumulate', 'factorized', 'hierarchical_maps', 'blend',
-           'plot_maps', 'save_png', 'patch_coords', 'slide_attention_map', 'plot_slide_attention', 'course_checkpoints',
-           'heatmap_model', 'region_heatmaps', 'slide_heatmap']
+__all__ = ['COURSE_FILES', 'HELD_OUT_BOXES', 'cls_attention', 'attention_and_cls', 'region_attention', 'percentile_scores',
+           'upsample', 'patch_scores', 'region_scores', 'shifted_copy', 'accumulate', 'factorized', 'hierarchical_maps',
+           'blend', 'plot_maps', 'save_png', 'patch_coords', 'slide_attention_map', 'plot_slide_attention',
+           'course_checkpoints', 'course_description', 'heatmap_model', 'relative_entropy', 'held_out_tiles',
+           'haematoxylin', 'token_stain', 'nuclei_alignment', 'vit256_measures', 'summarize', 'attention_norm',
+           'attention_colorbar', 'plot_head_attention', 'region_heatmaps', 'slide_heatmap']
 
 # %% ../nbs/12_heatmaps.ipynb #40040c8b
 def cls_attention(vit:ViT, x:torch.Tensor) -> torch.Tensor:
@@ -129,7 +133,7 @@ def plot_maps(image:np.ndarray, maps, titles, cmap:str="coolwarm", alpha:float=0
     for ax in axes: ax.axis("off")
     sm = matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 1), cmap=cmap)
     fig.colorbar(sm, ax=axes.tolist(), fraction=0.02, pad=0.01, label="attention score (percentile)")
-    if suptitle: fig.suptitle(suptitle, fontsize=10)
+    if suptitle: fig.suptitle(suptitle, fontsize=10, y=1.0, va="bottom")      # above the panels, however many lines
     return fig
 
 def save_png(fig, path, dpi:int=100) -> Path:
@@ -180,6 +184,17 @@ def course_checkpoints() -> tuple[Path, Path]:
         if not p.is_file(): raise FileNotFoundError(f"{p}: course checkpoint missing from the installation (make it with tools/course_checkpoint.py)")
     return ps
 
+def course_description() -> str:
+    "How the shipped course checkpoints were trained, from their records (`course_vit256.json`, `course_checkpoints.json`)."
+    d = assets_dir(); p = d/"course_vit256.json"
+    if not p.is_file(): return "course checkpoints (2-block ViTs pretrained on the bundled slide)"
+    r, r4k = json.loads(p.read_text()), (d/"course_checkpoints.json").read_text()
+    its, bs = (re.search(rf"--{f} (\d+)", r["stage1_command"]).group(1) for f in ("max-iters", "batch-size"))
+    its4k = re.search(r"--max-iters (\d+)", json.loads(r4k)["stage2_command"]).group(1)
+    on = "its" if sha256sum(d/"course_vit256.pth") in r4k else "an earlier ViT_256-16's"     # the record names the ViT_256-16 whose features it used
+    return (f"course checkpoints (2-block ViT_256-16: {its} DINO iterations × {bs} tiles of {' + '.join(r['train_boxes'])}; "
+            f"2-block ViT_4K-256: {its4k} iterations on {on} region features of the bundled slide)")
+
 def heatmap_model(vit256=None, vit4k=None, weights:str|None=None) -> tuple[HIPT4K, str]:
     "(HIPT4K, description): explicit checkpoints, else `weights='official'` (download), else the cached official ones, else the course checkpoints."
     from hipt_nb.hipt4k import official_checkpoint, official_paths
@@ -188,7 +203,81 @@ def heatmap_model(vit256=None, vit4k=None, weights:str|None=None) -> tuple[HIPT4
     if weights == "official": return HIPT4K.official(), "official weights"
     if weights not in (None, "course"): raise ValueError(f"unknown weights {weights!r}; use official or course")
     if weights is None and (p := official_paths()) is not None: return HIPT4K.from_checkpoints(*p), "official weights (cached)"
-    return HIPT4K.from_checkpoints(*course_checkpoints()), "course checkpoints (2-block ViTs pretrained on the bundled slide)"
+    return HIPT4K.from_checkpoints(*course_checkpoints()), course_description()
+
+# %% ../nbs/12_heatmaps.ipynb #a902bd96
+def relative_entropy(a) -> np.ndarray:
+    "Entropy of each map (the last two axes, renormalised to sum 1) over log(number of cells): 1 = uniform, 0 = all weight on one cell."
+    p = np.asarray(a, np.float64); p = p.reshape(*p.shape[:-2], -1); p = p/p.sum(-1, keepdims=True)
+    return -(p*np.log(np.where(p > 0, p, 1))).sum(-1)/np.log(p.shape[-1])
+
+# %% ../nbs/12_heatmaps.ipynb #bf84fce9
+HELD_OUT_BOXES = {"skin": (0, 2100, 2220, 2967), "prostate": (0, 2000, 2500, 2500)}    # x0, y0, x1, y1 in image pixels: never trained on
+
+def held_out_tiles(tissue:str, stride:int=256, min_tissue:float=0.8) -> tuple[np.ndarray, np.ndarray]:
+    "256² tiles [n, 256, 256, 3] of `tissue`'s held-out box (≥ `min_tissue` tissue, step `stride`) and their top-left (x, y) in the whole image."
+    x0, y0, x1, y1 = HELD_OUT_BOXES[tissue]
+    tiles, xy, _ = tissue_tiles(tissue_image(tissue)[y0:y1, x0:x1], stride=stride, min_tissue=min_tissue)
+    return tiles, xy + np.array([x0, y0])
+
+# %% ../nbs/12_heatmaps.ipynb #0580b88c
+def haematoxylin(rgb:np.ndarray) -> np.ndarray:
+    "Haematoxylin optical density of each pixel of RGB uint8 [..., 3] → [...]: colour deconvolution with `cohorts.HED_OD`, negatives clipped to 0."
+    return np.maximum(stain_amounts(rgb)[..., 0], 0)
+
+def token_stain(tiles:np.ndarray, stain:int=0, cell:int=16) -> np.ndarray:
+    "Mean optical density of `stain` (0 haematoxylin, 1 eosin; negatives clipped to 0) in each `cell`² token of tiles [n, H, W, 3] → [n, H/cell, W/cell], row-major like the ViT's tokens."
+    h = np.maximum(stain_amounts(tiles)[..., stain], 0); n, H, W = h.shape
+    return h.reshape(n, H//cell, cell, W//cell, cell).mean((2, 4))
+
+# %% ../nbs/12_heatmaps.ipynb #feaca869
+def nuclei_alignment(att, h) -> np.ndarray:
+    "Spearman correlation per tile and head between attention maps [n, heads, r, c] and token haematoxylin [n, r, c] → [n, heads]."
+    return np.array([[spearmanr(a.ravel(), t.ravel())[0] for a in at] for at, t in zip(np.asarray(att), np.asarray(h))])
+
+def vit256_measures(vit:ViT, tiles:np.ndarray, batch:int=32, mean=MEAN, std=STD) -> dict:
+    "`vit`'s last-block CLS attention on tiles [n, 256, 256, 3] uint8 (`attention` [n, heads, 16, 16]) with its `alignment` and `focus` per tile and head [n, heads], and the same correlation with eosin as a control."
+    att = torch.cat([cls_attention(vit, to_input(tiles[i:i + batch], mean, std)) for i in range(0, len(tiles), batch)]).numpy()
+    return dict(attention=att, alignment=nuclei_alignment(att, token_stain(tiles, 0)), focus=relative_entropy(att),
+                eosin_alignment=nuclei_alignment(att, token_stain(tiles, 1)))
+
+def summarize(m:dict) -> dict:
+    "Per-head means over tiles → the mean head's and the best head's alignment (and which head), the mean head's eosin control, the mean head's and the most focused head's focus."
+    al, fo = np.nanmean(m["alignment"], 0), m["focus"].mean(0)
+    return dict(tiles=len(m["focus"]), alignment=round(float(al.mean()), 4), best_alignment=round(float(al.max()), 4), best_head=int(al.argmax()),
+                eosin_alignment=round(float(np.nanmean(m["eosin_alignment"])), 4),
+                focus=round(float(fo.mean()), 4), min_focus=round(float(fo.min()), 4), heads_alignment=np.round(al, 4).tolist(),
+                heads_eosin=np.round(np.nanmean(m["eosin_alignment"], 0), 4).tolist(), heads_focus=np.round(fo, 4).tolist())
+
+# %% ../nbs/12_heatmaps.ipynb #b42b6910
+def attention_norm(vmax:float, n:int=256) -> matplotlib.colors.LogNorm:
+    "A log colour scale for attention weights over `n` tokens, symmetric around the uniform level u = 1/n (from u²/vmax to vmax), so a diverging map is white at u."
+    u = 1/n; vmax = max(float(vmax), 2*u)
+    return matplotlib.colors.LogNorm(vmin=u*u/vmax, vmax=vmax)
+
+def attention_colorbar(fig, im, ax, n:int=256, **kw):
+    "A colour bar for `attention_norm` with the uniform level 1/n marked and ticks at 16× above and below it."
+    u, norm = 1/n, im.norm
+    ticks = [v for v in (norm.vmin, u/16, u, 16*u, norm.vmax) if norm.vmin <= v <= norm.vmax]
+    cb = fig.colorbar(im, ax=ax, **kw); cb.set_ticks(ticks); cb.minorticks_off()
+    cb.set_ticklabels([f"1/{n} (uniform)" if v == u else f"{v:.2g}" for v in ticks]); cb.ax.axhline(u, color="k", lw=0.8)
+    return cb
+
+# %% ../nbs/12_heatmaps.ipynb #a5d587b1
+def plot_head_attention(rows, size:float=1.45, cmap:str="RdBu_r", suptitle=None):
+    "Rows of (image [H, W, 3], maps [heads, r, c], label): the image, then each head's map in real attention values on one log scale shared by all rows, white at the uniform level 1/(r·c)."
+    heads = max(len(m) for _, m, _ in rows); n = np.asarray(rows[0][1][0]).size
+    norm = attention_norm(max(float(np.max(m)) for _, m, _ in rows), n)
+    fig, axes = plt.subplots(len(rows), heads + 1, figsize=(size*(heads + 1) + 1.4, size*len(rows) + 0.4), squeeze=False)
+    for r, (ax_row, (img, maps, label)) in enumerate(zip(axes, rows)):
+        ax_row[0].imshow(img); ax_row[0].set_ylabel(label, fontsize=7)
+        for h, (ax, m) in enumerate(zip(ax_row[1:], maps)):
+            im = ax.imshow(np.clip(m, norm.vmin, None), cmap=cmap, norm=norm, interpolation="nearest")
+            if r == 0: ax.set_title(f"head {h}", fontsize=8)
+    for ax in axes.ravel(): ax.set_xticks([]); ax.set_yticks([])
+    attention_colorbar(fig, im, axes.ravel().tolist(), n, fraction=0.02, pad=0.01).set_label("CLS attention weight (log scale)", fontsize=8)
+    if suptitle: fig.suptitle(suptitle, fontsize=9)
+    return fig
 
 # %% ../nbs/12_heatmaps.ipynb #bb265103
 def region_heatmaps(model:HIPT4K, region:np.ndarray, out, prefix:str, scale:int=4, cmap:str="coolwarm", title:str="", maps:dict|None=None) -> list[Path]:
