@@ -140,14 +140,14 @@ def find_features(folder, slide_id:str) -> Path:
             if (d/f"{slide_id}{ext}").is_file(): return d/f"{slide_id}{ext}"
     raise FileNotFoundError(f"{folder}: no features for slide {slide_id!r} (looked for {slide_id}.h5 / .pt here and in h5_files/)")
 
-def read_bag(path, key:str="features_cls256") -> torch.Tensor:
-    "One slide's region features from an extraction h5 (`key`) or an official `.pt` tensor ([M, 256, 384] only)."
+def read_bag(path, key:str="features_cls256", check:bool=True) -> torch.Tensor:
+    "One slide's region features from an extraction h5 (`key`) or an official `.pt` tensor ([M, 256, 384] only); an incomplete h5 is refused unless `check=False` (its caller checked it)."
     path = Path(path)
     if path.suffix == ".pt":
         if key != "features_cls256": raise ValueError(f"{path}: official .pt files hold features_cls256 [M, 256, 384] only, not {key}")
         x = torch.load(path, map_location="cpu", weights_only=True)
     else:
-        check_features(path)                                   # an unfinished or damaged extraction is refused, named
+        if check: check_features(path)                         # an unfinished or damaged extraction is refused, named
         with h5py.File(path, "r") as f:
             if key not in f: raise KeyError(f"{path}: no dataset {key!r} (has {sorted(f.keys())})")
             x = torch.from_numpy(f[key][:])
@@ -291,7 +291,7 @@ class FeatureBags(Mapping):
         if bad: raise ValueError(f"{features}: {len(bad)} incomplete feature file(s): {'; '.join(bad[:5])}; rerun hipt_nb extract on them")
         self.paths = {k: [found[s] for s in slides] for k, slides in groups.items()}
     def __getitem__(self, k) -> torch.Tensor:
-        xs = [read_bag(p, self.key) for p in self.paths[k]]
+        xs = [read_bag(p, self.key, check=False) for p in self.paths[k]]   # checked once, in __init__
         return xs[0] if len(xs) == 1 else torch.cat(xs)        # a patient's slides: their regions concatenated
     def __iter__(self): return iter(self.paths)
     def __len__(self): return len(self.paths)
