@@ -67,6 +67,7 @@ def _plant(nb_path:Path, old:str, new:str):
     nb = json.loads(nb_path.read_text())
     hits = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and old in "".join(c["source"])]
     n = sum("".join(c["source"]).count(old) for _, c in hits)
+    if old == new == "": return                      # the control: no change
     if n != 1: raise SystemExit(f"{nb_path.name}: the line to mutate occurs {n} times, expected once: {old!r}")
     i, c = hits[0]
     c["source"] = "".join(c["source"]).replace(old, new).splitlines(keepends=True)
@@ -85,14 +86,17 @@ def run_one(mid, nb, old, new, what, timeout:int) -> dict:
         except subprocess.TimeoutExpired:
             caught, tail = None, ["timed out"]
         err = next((l for l in reversed(tail) if "Error" in l or "assert" in l.lower()), tail[-1] if tail else "")
-        return dict(id=mid, notebook=nb, what=what, caught=caught, seconds=round(time.time() - t0), evidence=err[:150])
+        return dict(id=mid, notebook=nb, what=what, caught=caught, seconds=round(time.time() - t0), evidence=err[:150], tail=tail[-25:])
 
 def main():
     ap = argparse.ArgumentParser(description="plant one-line bugs and report which the notebooks' tests catch")
     ap.add_argument("--only", nargs="*"); ap.add_argument("--list", action="store_true")
     ap.add_argument("--timeout", type=int, default=1500); ap.add_argument("--json", type=Path)
+    ap.add_argument("--control", nargs="*", metavar="NOTEBOOK", help="run these notebooks' tests unchanged in the copy instead")
     a = ap.parse_args()
+    ap_nb = a.control
     todo = [m for m in MUTATIONS if not a.only or m[0] in a.only]
+    if ap_nb: todo = [("C00", nb, "", "", "control: no change (the tests must pass)") for nb in ap_nb]
     if a.list:
         for m in todo: print(f"{m[0]}  {m[1]:16s} {m[4]}")
         return
@@ -105,7 +109,9 @@ def main():
     for r in rows: print(f"| {r['id']} | {r['notebook']} | {r['what']} | {'caught' if r['caught'] else 'survived' if r['caught'] is False else 'timeout'} | {r['seconds']} |")
     print(f"\n{sum(bool(r['caught']) for r in rows)} of {len(rows)} caught")
     if a.json: a.json.write_text(json.dumps(rows, indent=1))
-    sys.exit(0 if all(r["caught"] for r in rows) else 1)
+    if a.control: print("control:", "all passed" if not any(r["caught"] for r in rows) else "FAILED without a mutation")
+    ok = not any(r["caught"] for r in rows) if a.control else all(r["caught"] for r in rows)
+    sys.exit(0 if ok else 1)
 
 if __name__ == "__main__":
     main()
