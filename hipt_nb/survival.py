@@ -16,25 +16,10 @@ from .train import (FeatureBags, SlideForward, _write_rows, build_slide_model, f
                            slide_stem, train_args, write_splits)
 
 # %% auto #0
-__all__ = ['read_survival', 'survival_bins', 'hazards_survival', 'risk_score', 'nll_surv_loss', 'concordance_index',
-           'kfold_cases', 'patient_bags', 'survival_args', 'predict_risk', 'cindex_of', 'train_survival']
+__all__ = ['survival_bins', 'hazards_survival', 'risk_score', 'nll_surv_loss', 'concordance_index', 'kfold_cases',
+           'read_survival', 'patient_bags', 'survival_args', 'predict_risk', 'cindex_of', 'train_survival']
 
 # %% ../nbs/10_survival.ipynb #c6505e42
-def read_survival(path) -> dict:
-    "A survival CSV (`case_id, slide_id, survival_months, censorship`) → patients: dict(case_ids, slides {case: [ids]}, times, censorship)."
-    rows = read_csv(path, ("case_id", "slide_id", "survival_months", "censorship"))
-    slides, t, c = {}, {}, {}
-    for i, r in enumerate(rows, start=2):
-        case = r["case_id"]
-        try: ti, ci = float(r["survival_months"]), int(float(r["censorship"]))
-        except ValueError: raise ValueError(f"{path}, line {i}: survival_months / censorship must be numbers, got {r['survival_months']!r}, {r['censorship']!r}") from None
-        if ci not in (0, 1): raise ValueError(f"{path}, line {i}: censorship must be 0 (event) or 1 (censored), got {ci}")
-        if case in t and (t[case], c[case]) != (ti, ci): raise ValueError(f"{path}: case {case} has conflicting survival rows")
-        t[case], c[case] = ti, ci
-        slides.setdefault(case, []).append(slide_stem(r["slide_id"]))
-    ids = sorted(slides)
-    return dict(case_ids=ids, slides=slides, times=np.array([t[k] for k in ids]), censorship=np.array([c[k] for k in ids]))
-
 def survival_bins(times, censorship, n_bins:int=4, eps:float=1e-6) -> tuple[np.ndarray, np.ndarray]:
     "MCAT's discrete labels: quantile edges of the uncensored times, outer edges at min/max of all times ∓ eps, intervals [a, b)."
     times, censorship = np.asarray(times, float), np.asarray(censorship)
@@ -88,6 +73,23 @@ def kfold_cases(case_ids, strata, k:int=5, seed:int=1) -> list[dict]:
         offset += len(members)                      # continue the round-robin so that small strata do not pile into fold 0
     return [dict(train=sorted(c for c in ids if fold_of[c] != f), val=sorted(c for c in ids if fold_of[c] == f)) for f in range(k)]
 
+# %% ../nbs/10_survival.ipynb #fc2a098c
+def read_survival(path) -> dict:
+    "A survival CSV (`case_id, slide_id, survival_months, censorship`) → patients: dict(case_ids, slides {case: [ids]}, times, censorship)."
+    rows = read_csv(path, ("case_id", "slide_id", "survival_months", "censorship"))
+    slides, t, c = {}, {}, {}
+    for i, r in enumerate(rows, start=2):
+        case = r["case_id"]
+        try: ti, ci = float(r["survival_months"]), int(float(r["censorship"]))
+        except ValueError: raise ValueError(f"{path}, line {i}: survival_months / censorship must be numbers, got {r['survival_months']!r}, {r['censorship']!r}") from None
+        if ci not in (0, 1): raise ValueError(f"{path}, line {i}: censorship must be 0 (event) or 1 (censored), got {ci}")
+        if case in t and (t[case], c[case]) != (ti, ci): raise ValueError(f"{path}: case {case} has conflicting survival rows")
+        t[case], c[case] = ti, ci
+        slides.setdefault(case, []).append(slide_stem(r["slide_id"]))
+    ids = sorted(slides)
+    return dict(case_ids=ids, slides=slides, times=np.array([t[k] for k in ids]), censorship=np.array([c[k] for k in ids]))
+
+# %% ../nbs/10_survival.ipynb #f7c3a7cf
 def patient_bags(features, patients:dict, key:str) -> FeatureBags:
     "Lazy {case_id: the patient's slides' region features concatenated along M}."
     return FeatureBags(features, {c: patients["slides"][c] for c in patients["case_ids"]}, key)
