@@ -39,7 +39,7 @@ def to_input(regions, mean=MEAN, std=STD) -> torch.Tensor:
     return x.sub_(m).div_(s)
 
 def checkpoint_normalization(path) -> tuple[tuple, tuple]:
-    "(mean, std) a ViT-256 checkpoint was trained with: its `args.norm_mean/norm_std` (hipt_nb's own), else 0.5/0.5 (the official ones, see below)."
+    "(mean, std) a ViT_256-16 checkpoint was trained with: its `args.norm_mean/norm_std` (hipt_nb's own), else 0.5/0.5 (the official ones, see below)."
     a = load_checkpoint_file(path, mmap=True).get("args")
     mean, std = getattr(a, "norm_mean", None), getattr(a, "norm_std", None)
     return (tuple(mean), tuple(std)) if mean is not None and std is not None else (MEAN, STD)
@@ -59,12 +59,12 @@ class HIPT4K(nn.Module):
         super().__init__()
         self.vit256 = vit256 if vit256 is not None else vit256_small()
         self.vit4k = vit4k if vit4k is not None else vit4k_xs()
-        self.patch_batch, self.mean, self.std = patch_batch, tuple(mean), tuple(std)   # the input normalisation the ViT-256 was trained with
+        self.patch_batch, self.mean, self.std = patch_batch, tuple(mean), tuple(std)   # the input normalisation the ViT_256-16 was trained with
         self.eval()
 
     @classmethod
     def from_checkpoints(cls, vit256_path, vit4k_path, key:str="teacher", **kwargs) -> "HIPT4K":
-        "Both encoders loaded strictly from DINO checkpoints (the official `vit256_small_dino.pth`, `vit4k_xs_dino.pth`, or ours), with the ViT-256 checkpoint's normalisation."
+        "Both encoders loaded strictly from DINO checkpoints (the official `vit256_small_dino.pth`, `vit4k_xs_dino.pth`, or ours), with the ViT_256-16 checkpoint's normalisation."
         mean, std = checkpoint_normalization(vit256_path)
         return cls(vit256_from_checkpoint(vit256_path, key), vit4k_from_checkpoint(vit4k_path, key), **{"mean": mean, "std": std, **kwargs})
 
