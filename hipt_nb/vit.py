@@ -15,8 +15,8 @@ from timm.layers import PatchEmbed, trunc_normal_
 from timm.models.vision_transformer import Attention, Block
 
 # %% auto #0
-__all__ = ['attention', 'interpolate_pos_embed', 'ViT', 'ViT256', 'vit256_small', 'load_checkpoint_file', 'read_dino_state_dict',
-           'load_dino_checkpoint', 'checkpoint_config', 'vit256_from_checkpoint']
+__all__ = ['attention', 'interpolate_pos_embed', 'ViT', 'ViT256', 'vit256_small', 'read_dino_state_dict', 'load_dino_checkpoint',
+           'checkpoint_config', 'vit256_from_checkpoint', 'load_checkpoint_file']
 
 # %% ../nbs/02_vit256.ipynb #01da0b3d
 def attention(q:torch.Tensor, k:torch.Tensor, v:torch.Tensor, return_weights:bool=False):
@@ -126,32 +126,6 @@ def vit256_small(**overrides) -> ViT256:
     cfg = dict(embed_dim=384, depth=12, num_heads=6, mlp_ratio=4., qkv_bias=True, patch_size=16, img_size=224)
     return ViT256(**{**cfg, **overrides}).init_weights()
 
-# %% ../nbs/02_vit256.ipynb #1dd75c35
-def _strip(key:str) -> str:
-    "`key` without its leading `module.`/`backbone.` prefixes (DDP and DINO's MultiCropWrapper)."
-    while key.startswith(("module.", "backbone.")): key = key.split(".", 1)[1]
-    return key
-
-def _load_failure(head:bytes, e:Exception) -> str:
-    "Why torch could not load a file, in a few words (torch's own advice is about other cases)."
-    if not head.startswith((b"PK\x03\x04", b"\x80")): return f"it begins with {head[:24]!r}, neither a zip archive nor a pickle"
-    return f"{type(e).__name__}: " + " ".join(str(e).split())[:200]
-
-# %% ../nbs/02_vit256.ipynb #17ab7c93
-def load_checkpoint_file(path, mmap:bool=False) -> dict:
-    "The dict in checkpoint file `path` (weights only, `argparse.Namespace` allowed); clear errors for a missing file, a Git LFS pointer or a non-checkpoint."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"{path}: checkpoint not found")
-    with open(path, "rb") as f: head = f.read(64)
-    if head.startswith(b"version https://git-lfs"):
-        raise ValueError(f"{path}: this is a Git LFS pointer, not the checkpoint; fetch the real file (git lfs pull, or hipt_nb's download helper)")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except Exception as e: raise ValueError(f"{path}: not a PyTorch checkpoint ({_load_failure(head, e)})") from None
-    if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a dict of tensors or a DINO checkpoint, got {type(ckpt).__name__}")
-    return ckpt
-
 # %% ../nbs/02_vit256.ipynb #eb95dbb6
 def read_dino_state_dict(path, key:str="teacher") -> dict:
     "The backbone state dict of checkpoint `path` (a DINO checkpoint's `key`, or a plain state dict), prefixes stripped, head keys dropped."
@@ -192,3 +166,29 @@ def vit256_from_checkpoint(path, key:str="teacher", **overrides) -> ViT256:
     try: cfg = checkpoint_config(read_dino_state_dict(path, key))
     except ValueError as e: raise ValueError(f"{path}: {e}" if not str(e).startswith(str(path)) else str(e)) from None
     return load_dino_checkpoint(vit256_small(**{**cfg, **overrides}), path, key).eval()
+
+# %% ../nbs/02_vit256.ipynb #1dd75c35
+def _strip(key:str) -> str:
+    "`key` without its leading `module.`/`backbone.` prefixes (DDP and DINO's MultiCropWrapper)."
+    while key.startswith(("module.", "backbone.")): key = key.split(".", 1)[1]
+    return key
+
+def _load_failure(head:bytes, e:Exception) -> str:
+    "Why torch could not load a file, in a few words (torch's own advice is about other cases)."
+    if not head.startswith((b"PK\x03\x04", b"\x80")): return f"it begins with {head[:24]!r}, neither a zip archive nor a pickle"
+    return f"{type(e).__name__}: " + " ".join(str(e).split())[:200]
+
+# %% ../nbs/02_vit256.ipynb #17ab7c93
+def load_checkpoint_file(path, mmap:bool=False) -> dict:
+    "The dict in checkpoint file `path` (weights only, `argparse.Namespace` allowed); clear errors for a missing file, a Git LFS pointer or a non-checkpoint."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path}: checkpoint not found")
+    with open(path, "rb") as f: head = f.read(64)
+    if head.startswith(b"version https://git-lfs"):
+        raise ValueError(f"{path}: this is a Git LFS pointer, not the checkpoint; fetch the real file (git lfs pull, or hipt_nb's download helper)")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except Exception as e: raise ValueError(f"{path}: not a PyTorch checkpoint ({_load_failure(head, e)})") from None
+    if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a dict of tensors or a DINO checkpoint, got {type(ckpt).__name__}")
+    return ckpt
