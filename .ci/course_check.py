@@ -23,7 +23,8 @@ def problems(path:Path):
         heads = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and re.search(r"^##\s+Questions", "".join(c["source"]), re.M)]
         if not heads: yield f"{path.name}: no '## Questions' section"; return
         rest = cells[heads[-1]:]
-        if any(c["cell_type"] == "markdown" and re.search(r"^##\s", "".join(c["source"]), re.M) for c in rest[1:]):
+        outside = lambda t: re.sub(r"^:::\s*\{.*?^:::\s*$", "", t, flags=re.M | re.S)     # headings inside callouts (## Answer) do not count
+        if any(c["cell_type"] == "markdown" and re.search(r"^##\s", outside("".join(c["source"])), re.M) for c in rest[1:]):
             yield f"{path.name}: '## Questions' is not the last section"
         md = "\n".join("".join(c["source"]) for c in rest if c["cell_type"] == "markdown")
         if len(re.findall(r'callout-tip collapse="true"', md)) < 5: yield f"{path.name}: Questions has fewer than 5 collapsed answers"
