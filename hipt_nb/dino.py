@@ -16,7 +16,7 @@ import torchvision.transforms as T
 from PIL import Image
 from timm.layers import trunc_normal_
 
-from .data import atomic_path, hold
+from .data import atomic_path, exclusive, hold
 from .vit import load_checkpoint_file, vit256_small
 from .wsi import WSI, _fractions, segment_tissue
 
@@ -448,24 +448,26 @@ def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backb
                progress:bool=True, callback=None) -> dict:
     """DINO on `augment(dataset[i])` (a list of views, 2 global first) with the given backbones; checkpoints and `log.csv` in `out`.
     `resume`: a checkpoint of this run to continue; `init`: a checkpoint (e.g. official) whose student and teacher start the run."""
+    from contextlib import ExitStack
     from tqdm.auto import tqdm
     out = Path(out)
     device, precision, rank, world = _setup_device(args)
-    run_lock = hold(out/".locks"/"run.lock", f"training run {out}") if rank == 0 else None   # one live writer per folder
-    gb = args.batch_size_per_gpu*world
-    ck = read_checkpoint(resume) if resume is not None else None
-    if ck is not None: _check_resume(ck, resume, gb, len(dataset))
-    args, ipe, n = _run_args(args, len(dataset), gb, device, precision, world)
-    sched = _schedules(args, gb, n)
-    student, teacher, loss_fn, opt, scaler = _build(args, student_backbone, teacher_backbone, n, init)
-    start = _restore(ck, resume, student, teacher, opt, loss_fn, scaler, ipe) if ck is not None else 0
-    ddp = _wrap_ddp(student, world, device)
-    log = _start_log(out, resume, start) if rank == 0 else out/"log.csv"
-    views_ds = SeededViews(dataset, augment, args.seed)
-    bar = tqdm(total=n["total"], initial=start, desc=f"DINO stage {args.stage}", unit="it", disable=not progress or rank != 0)
-    it, losses, t0 = start, [], time.time()
-    logf = open(log, "a", newline="") if rank == 0 else None
-    try:
+    with ExitStack() as held:                # the run lock, log file and bar are let go even if a check below raises
+        if rank == 0: held.enter_context(exclusive(out/".locks"/"run.lock", f"training run {out}"))   # one live writer per folder
+        gb = args.batch_size_per_gpu*world
+        ck = read_checkpoint(resume) if resume is not None else None
+        if ck is not None: _check_resume(ck, resume, gb, len(dataset))
+        args, ipe, n = _run_args(args, len(dataset), gb, device, precision, world)
+        sched = _schedules(args, gb, n)
+        student, teacher, loss_fn, opt, scaler = _build(args, student_backbone, teacher_backbone, n, init)
+        start = _restore(ck, resume, student, teacher, opt, loss_fn, scaler, ipe) if ck is not None else 0
+        ddp = _wrap_ddp(student, world, device)
+        log = _start_log(out, resume, start) if rank == 0 else out/"log.csv"
+        views_ds = SeededViews(dataset, augment, args.seed)
+        bar = held.enter_context(tqdm(total=n["total"], initial=start, desc=f"DINO stage {args.stage}", unit="it",
+                                      disable=not progress or rank != 0))
+        it, losses, t0 = start, [], time.time()
+        logf = held.enter_context(open(log, "a", newline="")) if rank == 0 else None
         while it < n["total"]:
             epoch = it//ipe
             for views in _epoch_loader(views_ds, len(dataset), gb, args, epoch, it - epoch*ipe, rank, world):
@@ -477,10 +479,6 @@ def train_dino(args, dataset, augment, student_backbone:nn.Module, teacher_backb
                     _checkpoint(out, it, ipe, n["total"], args, student, teacher, opt, loss_fn, scaler)
                 if callback is not None: callback(it, l)
             _barrier()
-    finally:
-        bar.close()
-        if logf is not None: logf.close()
-        if run_lock is not None: run_lock.release()
     _barrier()
     return dict(iterations=it, start=start, losses=losses, out=out, student=student, teacher=teacher, args=args, rank=rank, world=world)
 
