@@ -147,12 +147,12 @@ def _extract_parser(sub):
                                    "(coords, features_cls256, features_cls4k, features_mean256, features), OUT/thumbnails and OUT/manifest.csv.")
     add_tiling_args(x)
     x.add_argument("--weights", choices=["official"], help="the official checkpoints (downloaded once into the cache)")
-    x.add_argument("--vit256", type=Path, help="ViT-256 DINO checkpoint (with --vit4k)")
-    x.add_argument("--vit4k", type=Path, help="ViT-4K DINO checkpoint (with --vit256)")
+    x.add_argument("--vit256", type=Path, help="ViT_256-16 DINO checkpoint (with --vit4k)")
+    x.add_argument("--vit4k", type=Path, help="ViT_4096-256 DINO checkpoint (with --vit256)")
     x.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
     x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="fp32", help="autocast precision (bf16/fp16 need hardware support to be fast)")
     x.add_argument("--workers", type=int, help="DataLoader processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU)")
-    x.add_argument("--batch-size", type=int, default=256, help="patches per ViT-256 forward (default 256 = one region)")
+    x.add_argument("--batch-size", type=int, default=256, help="patches per ViT_256-16 forward (default 256 = one region)")
     x.add_argument("--seed", type=int, default=0, help="seed of the random initialisation when no weights are given")
     x.add_argument("--shard", help="i/n: process only slides i, i+n, ... (job arrays); torchrun's RANK/WORLD_SIZE otherwise")
     x.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -304,9 +304,9 @@ def train_command(args) -> int:
     from hipt_nb.train import mean_std
     _guard(args.out, "summary.csv", args.overwrite)
     if args.model == "hipt_lgp" and args.vit4k is None:
-        print("warning: no --vit4k: the ViT_4K-256 inside HIPT_LGP_FC is RANDOMLY INITIALISED", file=sys.stderr)
+        print("warning: no --vit4k: the ViT_4096-256 inside HIPT_LGP_FC is RANDOMLY INITIALISED", file=sys.stderr)
     if args.model != "hipt_lgp" and (args.vit4k is not None or args.no_freeze_4k):
-        print(f"warning: --vit4k and --no-freeze-4k are ignored: {args.model} has no ViT_4K-256", file=sys.stderr)
+        print(f"warning: --vit4k and --no-freeze-4k are ignored: {args.model} has no ViT_4096-256", file=sys.stderr)
     s = _train_settings(args)
     folds = [int(f) for f in args.fold.split(",")] if args.fold else None
     if args.task == "subtype":
@@ -351,7 +351,7 @@ def _describe(sd) -> str:
     return f"it holds a {type(sd).__name__}"
 
 def load_trained(checkpoint) -> tuple:
-    "A trained slide model from a state dict (ours or the official `s_<fold>_checkpoint.pt`; HIPT_LGP_FC of any ViT_4K-256 depth, HIPT_GP_FC or ABMIL), its kind, and `config.json` beside it if any."
+    "A trained slide model from a state dict (ours or the official `s_<fold>_checkpoint.pt`; HIPT_LGP_FC of any ViT_4096-256 depth, HIPT_GP_FC or ABMIL), its kind, and `config.json` beside it if any."
     import torch
     from hipt_nb.slide import load_slide_model, slide_model_from_state_dict
     checkpoint = Path(checkpoint)
@@ -442,8 +442,8 @@ def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
                    help="hipt_lgp: HIPT_LGP_FC on features_cls256 (default); hipt_gp: HIPT_GP_FC on features_cls4k; abmil: gated-attention MIL "
                         "over every 256² patch (CLAM-SB without instance loss), features_cls256 flattened to [M·256, 384], "
                         "the patch-level baseline of the paper's slide-level tables")
-    p.add_argument("--vit4k", type=Path, help="stage-2 DINO checkpoint loaded into HIPT_LGP_FC's ViT_4K-256")
-    p.add_argument("--no-freeze-4k", action="store_true", help="fine-tune the ViT_4K-256 (default: frozen, the paper's setting)")
+    p.add_argument("--vit4k", type=Path, help="stage-2 DINO checkpoint loaded into HIPT_LGP_FC's ViT_4096-256")
+    p.add_argument("--no-freeze-4k", action="store_true", help="fine-tune the ViT_4096-256 (default: frozen, the paper's setting)")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default 20); the last epoch's model is evaluated and saved")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate (default 2e-4)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="Adam weight decay (default 1e-5)")
@@ -501,7 +501,7 @@ def _eval_parser(sub):
         e.add_argument("--csv", required=True, type=Path, help="cohort CSV: case_id, slide_id, label (or oncotree_code)")
         e.add_argument("--features", required=True, type=Path, help="folder of extraction h5 files (or .pt files for --embedding mean256)")
         e.add_argument("--out", required=True, type=Path, help="output folder (summary.csv, splits/)")
-        e.add_argument("--embedding", choices=["cls4k", "mean256"], default="cls4k", help="mean of ViT_4K-256 CLS (default) or of ViT_256-16 patch features")
+        e.add_argument("--embedding", choices=["cls4k", "mean256"], default="cls4k", help="mean of ViT_4096-256 CLS (default) or of ViT_256-16 patch features")
         e.add_argument("--splits", type=Path, help="folder of splits_<k>.csv (official format)")
         e.add_argument("--folds", type=int, help="number of patient-level folds to draw when no --splits (default 10)")
         e.add_argument("--prop", type=float, default=1.0, help="fraction of each fold's training cases (default 1)")
@@ -545,26 +545,26 @@ def heatmap_command(args) -> int:
         att, model, what, coords = _heatmap_checks(args, wsi)
         print(f"heatmap: {what}", file=sys.stderr if "course" in what else sys.stdout)
         for x, y in coords:
-            written += region_heatmaps(model, wsi.read_region((x, y)), args.out, f"{wsi.slide_id}_{x}_{y}", scale=args.scale, title=f"{wsi.slide_id} ({x}, {y})")
+            written += region_heatmaps(model, wsi.read_region((x, y)), args.out, f"{wsi.slide_id}_{x}_{y}", what, scale=args.scale, title=f"{wsi.slide_id} ({x}, {y})")
         if att is not None:
             kind, A, boxes, side = att
             title = f"{wsi.slide_id}: ABMIL attention per 256² patch" if kind == "abmil" else None
-            written.append(slide_heatmap(wsi, boxes, A, args.out, box0=side, title=title))
+            written.append(slide_heatmap(wsi, boxes, A, args.out, f"slide model {Path(args.slide_model).name}", box0=side, title=title))
     print(f"heatmap: {len(written)} PNG file(s) in {args.out}")
     return 0
 
 # %% ../nbs/13_cli.ipynb #958436ef
 def _heatmap_parser(sub):
-    hm = sub.add_parser("heatmap", help="attention heatmaps of a slide: ViT_256-16, ViT_4K-256, factorised, and slide level",
-                        description="Per-head attention maps of ViT_256-16 and ViT_4K-256 over 4096² regions and their factorised blend "
+    hm = sub.add_parser("heatmap", help="attention heatmaps of a slide: ViT_256-16, ViT_4096-256, factorised, and slide level",
+                        description="Per-head attention maps of ViT_256-16 and ViT_4096-256 over 4096² regions and their factorised blend "
                                     "(PNG files), and with --slide-model the slide model's attention over the thumbnail.")
     hm.add_argument("slide", help="slide file")
     hm.add_argument("--out", required=True, type=Path, help="output folder for the PNG files")
     hm.add_argument("--region", action="append", help="level-0 top-left X,Y of a region (repeatable; default: the most tissued)")
     hm.add_argument("--max-regions", type=int, default=1, help="without --region: the N regions with most tissue (default 1; 0: only the slide-level map)")
     hm.add_argument("--weights", choices=["official", "course"], help="official (downloaded once) or the shipped course checkpoints")
-    hm.add_argument("--vit256", type=Path, help="ViT-256 DINO checkpoint (with --vit4k)")
-    hm.add_argument("--vit4k", type=Path, help="ViT-4K DINO checkpoint (with --vit256)")
+    hm.add_argument("--vit256", type=Path, help="ViT_256-16 DINO checkpoint (with --vit4k)")
+    hm.add_argument("--vit4k", type=Path, help="ViT_4096-256 DINO checkpoint (with --vit256)")
     hm.add_argument("--scale", type=int, default=4, choices=[1, 2, 4, 8], help="maps at 4096/scale pixels (default 4: 1024²)")
     hm.add_argument("--slide-model", type=Path, help="trained slide model (s_<fold>_checkpoint.pt) for the slide-level map")
     hm.add_argument("--features", type=Path, help="the slide's extraction h5 (with --slide-model)")
