@@ -21,7 +21,9 @@ def render(nb_path=NB) -> str:
         if cell["cell_type"] == "markdown": parts.append(src.strip()); continue
         if cell["cell_type"] != "code" or re.search(r"^#\|\s*hide", src, re.M): continue
         code = "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
-        if code: parts.append(f"```python\n{code}\n```")
+        lang = "python"
+        if code.startswith("%%sh"): lang, code = "sh", code[len("%%sh"):].strip()      # a shell cell reads as shell
+        if code: parts.append(f"```{lang}\n{code}\n```")
         for o in cell.get("outputs", []):
             if o["output_type"] == "stream": text = "".join(o["text"])
             elif "text/markdown" in o.get("data", {}): parts.append("".join(o["data"]["text/markdown"]).strip()); continue
