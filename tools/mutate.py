@@ -103,11 +103,13 @@ def main():
     rows = []
     for m in todo:
         r = run_one(*m, timeout=a.timeout); rows.append(r)
-        print(f"{r['id']}  {r['notebook']:16s} {'caught  ' if r['caught'] else 'SURVIVED' if r['caught'] is False else 'timeout '} "
+        word = ("FAILED  " if r["caught"] else "passed  ") if a.control else ("caught  " if r["caught"] else "SURVIVED")
+        print(f"{r['id']}  {r['notebook']:16s} {word if r['caught'] is not None else 'timeout '} "
               f"{r['seconds']:5d} s  {r['what']}", flush=True)
     print(f"\n| id | notebook | planted bug | result | s |\n|---|---|---|---|---|")
-    for r in rows: print(f"| {r['id']} | {r['notebook']} | {r['what']} | {'caught' if r['caught'] else 'survived' if r['caught'] is False else 'timeout'} | {r['seconds']} |")
-    print(f"\n{sum(bool(r['caught']) for r in rows)} of {len(rows)} caught")
+    names = ("tests failed", "tests passed") if a.control else ("caught", "survived")
+    for r in rows: print(f"| {r['id']} | {r['notebook']} | {r['what']} | {names[0] if r['caught'] else names[1] if r['caught'] is False else 'timeout'} | {r['seconds']} |")
+    if not a.control: print(f"\n{sum(bool(r['caught']) for r in rows)} of {len(rows)} caught")
     if a.json: a.json.write_text(json.dumps(rows, indent=1))
     if a.control: print("control:", "all passed" if not any(r["caught"] for r in rows) else "FAILED without a mutation")
     ok = not any(r["caught"] for r in rows) if a.control else all(r["caught"] for r in rows)
