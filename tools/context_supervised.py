@@ -1,0 +1,54 @@
+"""Can a ViT_4096-256 learn to see a nest at all? A diagnostic for the context experiment (notebooks 07, 09a).
+
+Supervised, region level: every step draws fresh nest regions and their scattered twins from the context cohort's
+tile bank (`bank.npz`: ViT_256-16 features of every real tile, normal and restained), so the data never run out;
+a ViT_4096-256 (random init, `depth` blocks) + a linear head on its CLS is trained with binary cross-entropy, AdamW,
+linear warm-up then cosine. Every steps/12 iterations it scores the context cohort's 200 nest-pair regions (the
+regions of 07's probe) by exact Mann–Whitney AUC, and logs the std of the positional embedding.
+
+    OMP_NUM_THREADS=1 python tools/context_supervised.py STEPS BATCH LR DEPTH OUT.json
+    (the recorded run: 3000 32 5e-4 2 tools/context_supervised.json; its weights go to OUT.pt)
+"""
+import torch, numpy as np, time, math, sys, json
+import torch.nn as nn, torch.nn.functional as F
+from hipt_nb.cohort_features import context_cohort
+from hipt_nb.cohorts import nest_mask, twin_order, TISSUES, mw_auc
+from hipt_nb.dino4k import nest_pairs
+from hipt_nb.vit4k import vit4k_xs
+from hipt_nb.core import to_grid
+torch.set_num_threads(1)
+steps, B, lr, depth = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+out = sys.argv[5]
+bank = {k: torch.from_numpy(v) for k, v in np.load(context_cohort()/"bank.npz").items()}
+Xe, ye, _ = nest_pairs(context_cohort())
+rng = np.random.default_rng(123); torch.manual_seed(0)
+def batch(B):
+    X, y = [], []
+    for _ in range(B//2):
+        t = TISSUES[int(rng.integers(2))]; k = int(rng.integers(12, 33))
+        les = nest_mask(k, rng).ravel().astype(np.int64); tiles = rng.integers(0, len(bank[t]), 256)
+        perm = twin_order(les, rng)
+        X += [bank[t][tiles, les], bank[t][tiles[perm], les[perm]]]; y += [1., 0.]
+    return torch.stack(X), torch.tensor(y)
+vit = vit4k_xs(depth=depth); head = nn.Linear(192, 1)
+params = list(vit.parameters()) + list(head.parameters())
+opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
+warm = max(1, steps//20)
+def evaluate():
+    vit.eval()
+    with torch.inference_mode(): s = torch.cat([head(vit(to_grid(Xe[i:i+50], 16, 16)))[:, 0] for i in range(0, len(Xe), 50)]).numpy()
+    vit.train(); return mw_auc(ye, s)
+log = []; t0 = time.time()
+for it in range(steps + 1):
+    if it % max(1, steps//12) == 0:
+        a = evaluate(); log.append(dict(it=it, auc=a, s=round(time.time()-t0), pos_std=float(vit.pos_embed.std())))
+        print(json.dumps(log[-1]), flush=True)
+        json.dump(log, open(out, "w"))
+    if it == steps: break
+    g = lr*min(1, (it+1)/warm)*0.5*(1+math.cos(math.pi*max(0, it-warm)/(steps-warm)))
+    for p in opt.param_groups: p["lr"] = g
+    X, y = batch(B)
+    loss = F.binary_cross_entropy_with_logits(head(vit(to_grid(X, 16, 16)))[:, 0], y)
+    opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
+    if it % 50 == 0: print(f"it {it} loss {loss.item():.4f} {time.time()-t0:.0f}s", flush=True)
+torch.save({"vit4k": vit.state_dict(), "head": head.state_dict(), "log": log}, out.replace(".json", ".pt"))
