@@ -16,7 +16,7 @@ import torchvision.transforms as T
 from PIL import Image
 from timm.layers import trunc_normal_
 
-from .data import atomic_path, exclusive, hold
+from .data import atomic_path, exclusive
 from .vit import load_checkpoint_file, vit256_small
 from .wsi import WSI, _fractions, segment_tissue
 

@@ -82,10 +82,10 @@ def tile_patch_maps(att256) -> np.ndarray:
 def patch_scores(att256, px:int=256) -> np.ndarray:
     "ViT_256-16 maps of a region's 256 patches [256, heads, 16, 16] → per-head score maps [heads, 16·px, 16·px], each patch ranked on its own."
     att256 = np.asarray(att256)
-    n, heads = att256.shape[:2]; side = int(round(n**0.5))
+    n, heads = att256.shape[:2]
     f = max(px//att256.shape[-1], 1)
     per = np.stack([[percentile_scores(upsample(att256[p, h], f)) for h in range(heads)] for p in range(n)])   # [n, heads, px, px]
-    return per.reshape(side, side, heads, px, px).transpose(2, 0, 3, 1, 4).reshape(heads, side*px, side*px)
+    return tile_patch_maps(per)
 
 def region_scores(att4k, px:int=256) -> np.ndarray:
     "ViT_4096-256 map [heads, 16, 16] → per-head score maps [heads, 16·px, 16·px], ranked over the region."

@@ -64,10 +64,10 @@ def _copy_tree(dst:Path):
             (dst/f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(s, dst/f)
 
 def _plant(nb_path:Path, old:str, new:str):
+    if old == new == "": return                      # the control: no change
     nb = json.loads(nb_path.read_text())
     hits = [(i, c) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and old in "".join(c["source"])]
     n = sum("".join(c["source"]).count(old) for _, c in hits)
-    if old == new == "": return                      # the control: no change
     if n != 1: raise SystemExit(f"{nb_path.name}: the line to mutate occurs {n} times, expected once: {old!r}")
     i, c = hits[0]
     c["source"] = "".join(c["source"]).replace(old, new).splitlines(keepends=True)
@@ -94,9 +94,8 @@ def main():
     ap.add_argument("--timeout", type=int, default=1500); ap.add_argument("--json", type=Path)
     ap.add_argument("--control", nargs="*", metavar="NOTEBOOK", help="run these notebooks' tests unchanged in the copy instead")
     a = ap.parse_args()
-    ap_nb = a.control
     todo = [m for m in MUTATIONS if not a.only or m[0] in a.only]
-    if ap_nb: todo = [("C00", nb, "", "", "control: no change (the tests must pass)") for nb in ap_nb]
+    if a.control: todo = [("C00", nb, "", "", "control: no change (the tests must pass)") for nb in a.control]
     if a.list:
         for m in todo: print(f"{m[0]}  {m[1]:16s} {m[4]}")
         return
