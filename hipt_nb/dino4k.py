@@ -16,13 +16,13 @@ import torchvision.transforms as T
 from .cohort_features import read_truth
 from .cohorts import mw_auc
 from .core import to_grid
-from .data import assets_dir, cached, demo_slide
+from .data import assets_dir, atomic_path, cached, demo_slide, sha256sum
 from .dino import dino_args, train_dino
 from .vit4k import vit4k_xs
 
 # %% auto #0
 __all__ = ['RegionGrids', 'GridCrops', 'dino4k_args', 'stage2_models', 'train_stage2', 'demo_region_features', 'nest_pairs',
-           'region_cls', 'nest_probe', 'context_vit4k']
+           'region_cls', 'nest_probe', 'context_vit4k', 'context_supervised_vit4k']
 
 # %% ../nbs/07_dino4k.ipynb #67d7e04f
 def _region_files(inputs) -> list[Path]:
@@ -149,3 +149,15 @@ def context_vit4k() -> Path:
     p = assets_dir()/"context_vit4k.pth"
     if not p.is_file(): raise FileNotFoundError(f"{p}: missing; reinstall hipt_nb or run tools/context_checkpoint.py")
     return p
+
+# %% ../nbs/07_dino4k.ipynb #e96e7dae
+def context_supervised_vit4k() -> Path:
+    "The shipped supervised ViT_4096-256 (`context_supervised.pth`, see above) as a cached DINO-layout checkpoint (`teacher`, fp32)."
+    src = assets_dir()/"context_supervised.pth"
+    if not src.is_file(): raise FileNotFoundError(f"{src}: missing; reinstall hipt_nb or run tools/context_supervised.py")
+    def build(path, sha256):
+        if sha256sum(src) != sha256: raise RuntimeError(f"{src}: changed while it was being converted")
+        sd = {k: v.float() for k, v in torch.load(src, weights_only=True)["vit4k"].items()}
+        with atomic_path(path) as tmp:
+            torch.save({"teacher": sd, "note": "supervised on fresh nest/twin regions (tools/context_supervised.py), not DINO"}, tmp)
+    return cached("context_supervised_vit4k.pth", build, sha256=sha256sum(src))

@@ -6,8 +6,9 @@ a ViT_4096-256 (random init, `depth` blocks) + a linear head on its CLS is train
 linear warm-up then cosine. Every steps/12 iterations it scores the context cohort's 200 nest-pair regions (the
 regions of 07's probe) by exact Mann–Whitney AUC, and logs the std of the positional embedding.
 
-    OMP_NUM_THREADS=1 python tools/context_supervised.py STEPS BATCH LR DEPTH OUT.json
-    (the recorded run: 3000 32 5e-4 2 tools/context_supervised.json; its weights go to OUT.pt)
+    OMP_NUM_THREADS=1 python tools/context_supervised.py STEPS BATCH LR DEPTH OUT.json [INIT.pth] [SEED]
+    (the recorded run: 3000 32 5e-4 2 tools/context_supervised.json; its weights go to OUT.pt;
+    a second stage continues from the shipped weights: 3000 32 3e-4 2 OUT2.json hipt_nb/assets/context_supervised.pth 1)
 """
 import torch, numpy as np, time, math, sys, json
 import torch.nn as nn, torch.nn.functional as F
@@ -19,9 +20,11 @@ from hipt_nb.core import to_grid
 torch.set_num_threads(1)
 steps, B, lr, depth = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 out = sys.argv[5]
+init = sys.argv[6] if len(sys.argv) > 6 else None
+seed = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 bank = {k: torch.from_numpy(v) for k, v in np.load(context_cohort()/"bank.npz").items()}
 Xe, ye, _ = nest_pairs(context_cohort())
-rng = np.random.default_rng(123); torch.manual_seed(0)
+rng = np.random.default_rng(123 + seed); torch.manual_seed(seed)
 def batch(B):
     X, y = [], []
     for _ in range(B//2):
@@ -31,6 +34,9 @@ def batch(B):
         X += [bank[t][tiles, les], bank[t][tiles[perm], les[perm]]]; y += [1., 0.]
     return torch.stack(X), torch.tensor(y)
 vit = vit4k_xs(depth=depth); head = nn.Linear(192, 1)
+if init:                                   # continue from saved weights (fp16 in the package: cast back to fp32)
+    ck = torch.load(init, weights_only=True)
+    vit.load_state_dict({k: v.float() for k, v in ck["vit4k"].items()}); head.load_state_dict({k: v.float() for k, v in ck["head"].items()})
 params = list(vit.parameters()) + list(head.parameters())
 opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
 warm = max(1, steps//20)
