@@ -10,7 +10,9 @@ and scored with 07's held-out nest-vs-twin probe (`nest_probe`), with the positi
 CLS attention entropy (as tools/context_checkpoint.py).
 
     OMP_NUM_THREADS=1 python tools/context_dino_fresh.py ITERS KEEP WORKDIR OUT.json
-    (the recorded run: 4000 500 /tmp/dino_fresh hipt_nb/assets/context_dino_fresh.json)
+    (the recorded run: 5000 500 WORK OUT.json)
+    python tools/context_dino_fresh.py ship WORKDIR OUT.json
+    (the final teacher in fp16 → hipt_nb/assets/context_dino_fresh.pth, its probe re-scored; the record → .json beside it)
 """
 import json, sys, time
 from pathlib import Path
@@ -59,4 +61,17 @@ def main(iters, keep, work, out):
            "probe_auc_mean_patch": nest_probe(X.mean(1).numpy(), y, ho)}
     Path(out).write_text(json.dumps(rec, indent=1)); print(json.dumps({k: v for k, v in rec.items() if k != "loss"}, indent=1))
 
-if __name__ == "__main__": main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
+def ship(work, rec_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from context_checkpoint import teacher_fp16
+    from hipt_nb.data import assets_dir, sha256sum
+    rec = json.loads(Path(rec_path).read_text()); last = max(int(k) for k in rec["curve"])
+    out = assets_dir()/"context_dino_fresh.pth"; torch.save(teacher_fp16(Path(work)/f"checkpoint{last:07d}.pth"), out)
+    X, y, ho = nest_pairs(context_cohort())
+    rec["probe_auc_shipped_fp16"] = nest_probe(region_cls(vit4k_from_checkpoint(out).float(), X), y, ho)
+    rec["context_dino_fresh.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out), "iteration": last}
+    (assets_dir()/"context_dino_fresh.json").write_text(json.dumps(rec, indent=1)); print(rec["probe_auc_shipped_fp16"], rec["context_dino_fresh.pth"])
+
+if __name__ == "__main__":
+    if sys.argv[1] == "ship": ship(sys.argv[2], sys.argv[3])
+    else: main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])

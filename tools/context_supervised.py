@@ -11,6 +11,27 @@ regions of 07's probe) by exact Mann–Whitney AUC, and logs the std of the posi
     a second stage continues from the shipped weights: 3000 32 3e-4 2 OUT2.json hipt_nb/assets/context_supervised.pth 1)
 """
 import torch, numpy as np, time, math, sys, json
+if sys.argv[1] == "ship":        # python tools/context_supervised.py ship STAGE1.json STAGE2.json: the continued weights → hipt_nb/assets
+    from hipt_nb.data import assets_dir
+    from hipt_nb.dino4k import nest_pairs, region_cls
+    from hipt_nb.cohort_features import context_cohort
+    from hipt_nb.cohorts import mw_auc
+    from hipt_nb.vit4k import vit4k_xs
+    rec, c2 = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+    for r in rec["curve"]: r["regions"] = r["it"]*rec["batch"]
+    rec["curve"] += [dict(r, it=rec["steps"] + r["it"], regions=(rec["steps"] + r["it"])*rec["batch"], s=rec["wall_seconds"] + r["s"]) for r in c2[1:]]
+    ck = torch.load(sys.argv[3].replace(".json", ".pt"), weights_only=True)
+    half = {"vit4k": {k: v.half() for k, v in ck["vit4k"].items()}, "head": {k: v.half() for k, v in ck["head"].items()}, "depth": 2}
+    torch.save(half, assets_dir()/"context_supervised.pth")
+    vit = vit4k_xs(depth=2).eval(); vit.load_state_dict({k: v.float() for k, v in half["vit4k"].items()})
+    head = torch.nn.Linear(192, 1); head.load_state_dict({k: v.float() for k, v in half["head"].items()})
+    X, y, _ = nest_pairs(context_cohort())
+    with torch.inference_mode(): s = head(torch.from_numpy(region_cls(vit, X)))[:, 0].numpy()
+    rec.update(continued=dict(command="OMP_NUM_THREADS=1 nice -n 19 python tools/context_supervised.py 3000 32 3e-4 2 OUT2.json hipt_nb/assets/context_supervised.pth 1",
+                              steps=c2[-1]["it"], lr=3e-4, seed=1, wall_seconds=c2[-1]["s"],
+                              machine="2 cores Intel Xeon (avx512, avx512_bf16, AMX), 1 thread, the other core running another 1-thread job"),
+               regions_seen=rec["curve"][-1]["regions"], auc_final_fp32=c2[-1]["auc"], auc_shipped_fp16=round(mw_auc(y, s), 4))
+    json.dump(rec, open(assets_dir()/"context_supervised.json", "w"), indent=1); print({k: v for k, v in rec.items() if k != "curve"}); sys.exit()
 import torch.nn as nn, torch.nn.functional as F
 from hipt_nb.cohort_features import context_cohort
 from hipt_nb.cohorts import nest_mask, twin_order, TISSUES, mw_auc
