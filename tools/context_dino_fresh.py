@@ -21,6 +21,8 @@ from hipt_nb.cohort_features import context_cohort
 from hipt_nb.cohorts import nest_mask, twin_order, TISSUES
 from hipt_nb.dino4k import dino4k_args, train_stage2, nest_pairs, nest_probe, region_cls
 from hipt_nb.vit4k import vit4k_from_checkpoint
+sys.path.insert(0, str(Path(__file__).parent))
+from context_checkpoint import diagnostics, teacher_fp16      # the measures and the fp16 export of the shipped stage-2 run
 
 class FreshRegions(torch.utils.data.Dataset):
     "Item i: a nest region or its twin (coin flip), drawn from the tile bank by a generator seeded with (seed, i); [256, 384]."
@@ -32,13 +34,6 @@ class FreshRegions(torch.utils.data.Dataset):
         les = nest_mask(k, rng).ravel().astype(np.int64); tiles = rng.integers(0, len(self.bank[t]), 256)
         if rng.random() < 0.5: perm = twin_order(les, rng); tiles, les = tiles[perm], les[perm]
         return self.bank[t][tiles, les].float().clone()
-
-def diagnostics(v, X):
-    from hipt_nb.core import to_grid
-    with torch.inference_mode(): a = v.get_last_selfattention(to_grid(X, 16, 16))[:, :, 0, 1:]
-    a = a/a.sum(-1, keepdim=True)
-    return {"pos_embed_std": float(v.pos_embed[0, 1:].std()),
-            "attention_relative_entropy": float((-(a*a.clamp_min(1e-12).log()).sum(-1)/np.log(256)).mean())}
 
 def main(iters, keep, work, out):
     torch.set_num_threads(1)
@@ -62,8 +57,6 @@ def main(iters, keep, work, out):
     Path(out).write_text(json.dumps(rec, indent=1)); print(json.dumps({k: v for k, v in rec.items() if k != "loss"}, indent=1))
 
 def ship(work, rec_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from context_checkpoint import teacher_fp16
     from hipt_nb.data import assets_dir, sha256sum
     rec = json.loads(Path(rec_path).read_text()); last = max(int(k) for k in rec["curve"])
     out = assets_dir()/"context_dino_fresh.pth"; torch.save(teacher_fp16(Path(work)/f"checkpoint{last:07d}.pth"), out)
