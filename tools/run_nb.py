@@ -32,6 +32,7 @@ def main():
     ep.run_slow = a.run_slow
     ep.preprocess(nb, {"metadata": {"path": str(a.notebook.parent)}})
     nbformat.write(nb, a.notebook)
+    subprocess.run([sys.executable, str(Path(__file__).parent/"redact_paths.py"), str(a.notebook)], check=True)
     subprocess.run(["nbdev_clean", "--fname", str(a.notebook)], check=True)
     print(f"{a.notebook}: re-run" + ("" if a.run_slow else ", slow cells kept"), file=sys.stderr)
 
