@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_cli.ipynb #7c282467
 from __future__ import annotations
-import argparse, json, os, sys, warnings
+import argparse, json, math, os, sys, warnings
 from pathlib import Path
 
 import numpy as np
@@ -240,6 +240,14 @@ def _stage1_data(args) -> tuple:
     if len(data) == 0: raise ValueError(f"no 256² patch with ≥ {args.min_tissue:.0%} tissue in {[str(w.path) for w in slides]}")
     return data, f"256² tissue patches from {len(slides)} slide(s)"
 
+def _stain_jitter(args, ck) -> float|None:
+    "The checked `--stain-jitter` of `pretrain stage1` (None when not given)."
+    if args.stain_jitter is None: return None
+    if ck is not None: raise ValueError("--stain-jitter is a setting of the run: a resumed run keeps the one it started with")
+    if not (math.isfinite(args.stain_jitter) and 0 <= args.stain_jitter <= 3): raise ValueError(f"--stain-jitter must be in [0, 3], got {args.stain_jitter}")
+    return args.stain_jitter
+
+# %% ../nbs/13_cli.ipynb #c41068d7
 def pretrain_command(args) -> int:
     "Run `hipt_nb pretrain stage1|stage2`."
     import torch
@@ -250,6 +258,7 @@ def pretrain_command(args) -> int:
         s, ck = _pretrain_settings(args, dino_args)
         if args.normalize is not None and ck is None:
             s.norm_mean, s.norm_std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if args.normalize == "imagenet" else ((0.5,)*3, (0.5,)*3)
+        if (sj := _stain_jitter(args, ck)) is not None: s.stain_jitter = sj
         (data, what), train = _stage1_data(args), train_stage1
     else:
         s, ck = _pretrain_settings(args, dino4k_args)
@@ -278,6 +287,8 @@ def _pretrain_parser(sub):
     s1.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the patches (default 0.5 = 20x)")
     s1.add_argument("--stride", type=int, help="patch lattice step in target pixels (default 256; smaller: overlapping patches)")
     s1.add_argument("--min-tissue", type=float, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
+    s1.add_argument("--stain-jitter", type=float, metavar="SIGMA", help="also scale each view's haematoxylin and eosin amounts by "
+                    "independent factors exp(U(-SIGMA, SIGMA)) (colour deconvolution; DAB untouched); default 0: the paper's augmentation")
     s1.add_argument("--normalize", choices=["half", "imagenet"], help="input normalisation: mean=std=0.5 (default, as HIPT's inference) or ImageNet's")
     add_pretrain_args(s1)
     s2 = st.add_parser("stage2", help="ViT_4096-256 on [256, 384] region feature grids from extraction h5 files",

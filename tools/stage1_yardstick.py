@@ -1,0 +1,58 @@
+"""Score stage-1 checkpoints on notebook 06a's yardstick (held-out tiles of both tissues) and write the record that 06a shows.
+
+    python tools/stage1_yardstick.py OUT.json NAME=RUN_DIR_OR_CHECKPOINT ...
+
+Rows: random ViT_256-16 weights (2 blocks, seeds 0-2), the colour histogram, then each NAME=PATH given. A PATH that is a run
+folder (hipt_nb pretrain stage1 --keep-every) gives its final teacher (checkpoint.pth) as the row and every kept teacher
+(checkpointNNNNNNN.pth, and iteration 0 rebuilt from the run's seed) as its curve; a PATH that is a file is one row.
+A run started with `--init` from another run's final checkpoint is given as NAME=DIR@N, N the iterations of that first run:
+its curve then counts from N (its own iteration k is plotted at N + k) and has no iteration-0 point.
+Each row records the checkpoint's SHA-256, and a run's row its log (iterations, images seen, wall time of the last logged
+iteration) and settings.
+"""
+import csv, json, re, shlex, sys, time
+from pathlib import Path
+
+import numpy as np, torch
+
+from hipt_nb.data import sha256sum
+from hipt_nb.dino import read_checkpoint, stage1_models
+from hipt_nb.vit import vit256_from_checkpoint
+from hipt_nb.yardstick import colour_histogram, random_vit256, stage1_yardstick, vit_features, yardstick_data
+
+r4 = lambda d: {k: round(v, 4) for k, v in d.items()}
+
+def score_vit(vit, data): return r4(stage1_yardstick(lambda x: vit_features(vit, x), data))
+
+def run_record(folder:Path, data, start:int=0) -> dict:
+    ck = folder/"checkpoint.pth"; a = read_checkpoint(ck)["args"]
+    rows = list(csv.DictReader(open(folder/"log.csv")))
+    it = start + int(rows[-1]["iteration"])
+    rec = dict(path=str(ck), sha256=sha256sum(ck), start=start, iterations=it, images_seen=it*a.batch_size_per_gpu, seconds=float(rows[-1]["seconds"]), settings={k: getattr(a, k, None) for k in ("depth", "global_size", "local_size", "local_crops_number",
+               "batch_size_per_gpu", "lr", "max_iters", "precision", "stain_jitter", "seed")}, scores=score_vit(vit256_from_checkpoint(ck), data))
+    curve = {} if start else {"0": score_vit(stage1_models(a)[0].eval(), data)}    # iteration 0: the student's initialisation (the teacher is its copy)
+    for p in sorted(folder.glob("checkpoint[0-9]*.pth")):
+        k = str(start + int(re.search(r"\d+", p.name).group()))
+        curve[k] = score_vit(vit256_from_checkpoint(p), data); print(folder.name, p.name, k, curve[k], flush=True)
+    rec["curve"] = curve
+    return rec
+
+def main(out, *specs):
+    "Rows already in OUT (same N) are kept; a NAME given again is scored again."
+    t0 = time.time(); data = yardstick_data(); out = Path(out)
+    rec = dict(date=time.strftime("%Y-%m-%d"), torch=torch.__version__, n_held_out=len(data["held_out"]["tiles"]), n_probe=len(data["probe_tiles"]),
+               threshold=round(data["threshold"], 4), rows={})
+    rec["commands"] = []
+    if out.is_file() and (old := json.loads(out.read_text()))["n_held_out"] == rec["n_held_out"]: rec["rows"], rec["commands"] = old["rows"], old.get("commands", [])
+    for s in range(3):
+        if f"random seed {s}" not in rec["rows"]: rec["rows"][f"random seed {s}"] = dict(scores=score_vit(random_vit256(s), data)); print(s, rec["rows"][f"random seed {s}"], flush=True)
+    if "colour histogram" not in rec["rows"]: rec["rows"]["colour histogram"] = dict(scores=r4(stage1_yardstick(colour_histogram, data)))
+    for spec in specs:
+        name, path = spec.split("=", 1); path, _, start = path.partition("@"); path = Path(path)
+        rec["rows"][name] = run_record(path, data, int(start or 0)) if path.is_dir() else dict(path=path.name, sha256=sha256sum(path), scores=score_vit(vit256_from_checkpoint(path), data))
+        print(name, rec["rows"][name]["scores"], flush=True)
+    rec["seconds"], rec["threads"] = round(time.time() - t0, 1), torch.get_num_threads()
+    rec["commands"].append(shlex.join(["python", *sys.argv]))
+    tmp = out.with_name(out.name + ".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(out)
+
+if __name__ == "__main__": main(*sys.argv[1:])
