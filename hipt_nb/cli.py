@@ -198,6 +198,7 @@ def add_pretrain_args(p:argparse.ArgumentParser):
     p.add_argument("--workers", type=int, help="DataLoader processes making the views (default 0 on CPU, 4 on CUDA)")
     p.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentation (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-pos-embed-decay", action="store_true", help="no weight decay on the positional embedding (default: decayed, as in DINO)")
     g = p.add_argument_group("DINO hyperparameters (default: the official value)")
     for flag, dest, typ, h in _DINO_FLAGS: g.add_argument(flag, dest=dest, type=typ, help=h)
 
@@ -247,6 +248,13 @@ def _stain_jitter(args, ck) -> float|None:
     if not (math.isfinite(args.stain_jitter) and 0 <= args.stain_jitter <= 3): raise ValueError(f"--stain-jitter must be in [0, 3], got {args.stain_jitter}")
     return args.stain_jitter
 
+def _run_options(args, ck, s):
+    "Apply `--no-pos-embed-decay` (both stages) and `--crop-positions` (stage 2) to the settings `s` of a new run; a resumed run keeps its own."
+    given = [f for f, v in (("--no-pos-embed-decay", args.no_pos_embed_decay), ("--crop-positions", getattr(args, "crop_positions", None))) if v]
+    if ck is not None and given: raise ValueError(f"{given[0]} is a setting of the run: a resumed run keeps the one it started with")
+    if args.no_pos_embed_decay: s.pos_embed_decay = False
+    if getattr(args, "crop_positions", None): s.crop_positions = args.crop_positions
+
 # %% ../nbs/13_cli.ipynb #c41068d7
 def pretrain_command(args) -> int:
     "Run `hipt_nb pretrain stage1|stage2`."
@@ -263,6 +271,7 @@ def pretrain_command(args) -> int:
     else:
         s, ck = _pretrain_settings(args, dino4k_args)
         data, what, train = RegionGrids(args.features), "region feature grids", train_stage2
+    _run_options(args, ck, s)
     world = int(os.environ.get("WORLD_SIZE", 1))
     _say(f"pretrain {args.stage}: {len(data):,} {what}; global batch {s.batch_size_per_gpu*world} ({world} process(es)); "
          f"{'resuming ' + str(ck) if ck else 'new run'} → {args.out}")
@@ -295,6 +304,8 @@ def _pretrain_parser(sub):
                        description="DINO stage 2: ViT_4096-256 on the features_cls256 grids of extraction h5 files (or .pt files). "
                                    "Writes OUT/checkpoint.pth (official layout) and OUT/log.csv.")
     s2.add_argument("features", nargs="+", help="extraction h5 files or folders (OUT/h5_files), or .pt region features")
+    s2.add_argument("--crop-positions", choices=["official", "consistent"], help="positions of a crop's tokens: official, the whole table "
+                    "resized to the crop (default); consistent, each token's own row of the table resized to the region (notebook 07)")
     add_pretrain_args(s2)
     pre.set_defaults(func=pretrain_command)
 

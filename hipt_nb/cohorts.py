@@ -16,7 +16,7 @@ from .wsi import saturation_mask
 __all__ = ['TISSUES', 'TRAIN_BOXES', 'HELD_OUT_BOXES', 'HED_OD', 'DEMO_COHORT', 'KING', 'CONTEXT_COHORT', 'tissue_image',
            'tissue_tiles', 'cohort_tiles', 'box_tiles', 'held_out_tiles', 'stain_amounts', 'restain', 'tile_variant',
            'plan_cohort', 'largest_component', 'nest_mask', 'scattered_mask', 'twin_order', 'plan_context_cohort',
-           'nest_size', 'mw_auc', 'snap_ties', 'region_image', 'outline_tiles']
+           'nest_size', 'mw_auc', 'snap_ties', 'texture_mask', 'region_image', 'outline_tiles']
 
 # %% ../nbs/01a_cohorts.ipynb #d4009b2e
 TISSUES = ("skin", "prostate")
@@ -142,15 +142,16 @@ def twin_order(lesion:np.ndarray, rng, grid:int=16) -> np.ndarray:
 # %% ../nbs/01a_cohorts.ipynb #265d7d20
 CONTEXT_COHORT = dict(n_pairs=100, regions=(1, 3), k=(12, 32), stain=(2.5, 0.6), stride=64, min_tissue=0.8, seed=0, version=1)
 
-def plan_context_cohort(n_tiles:dict, n_pairs:int, regions, k, seed:int, **_) -> list[dict]:
-    "Slides of the context cohort, in pairs (nest, twin): tissue, tile indices [M, 256], lesion maps [M, 256], the nest region, from one seed."
+def plan_context_cohort(n_tiles:dict, n_pairs:int, regions, k, seed:int, design:str="nest", **_) -> list[dict]:
+    "Slides of the context cohort, in pairs (positive, twin): tissue, tile indices [M, 256], lesion maps [M, 256], the positive region, from one seed. `design`: one `nest`, or `texture` (2 × 2 blocks, `texture_mask`)."
+    positive = {"nest": nest_mask, "texture": lambda k, rng: texture_mask(k//4*4, rng)}[design]
     rng = np.random.default_rng(seed)
     slides = []
     for p in range(n_pairs):
         tissue = TISSUES[int(rng.integers(len(TISSUES)))]
         M = int(rng.integers(regions[0], regions[1] + 1)); r_nest = int(rng.integers(M))
         ks = rng.integers(k[0], k[1] + 1, M)
-        lesion = np.stack([(nest_mask if r == r_nest else scattered_mask)(int(ks[r]), rng).ravel() for r in range(M)]).astype(np.int64)
+        lesion = np.stack([(positive if r == r_nest else scattered_mask)(int(ks[r]), rng).ravel() for r in range(M)]).astype(np.int64)
         tiles = rng.integers(0, n_tiles[tissue], (M, 256))
         perms = np.stack([twin_order(lesion[r], rng) for r in range(M)])
         twin_tiles, twin_lesion = np.take_along_axis(tiles, perms, 1), np.take_along_axis(lesion, perms, 1)
@@ -180,6 +181,21 @@ def snap_ties(scores, tol:float=1e-6) -> np.ndarray:
         if s[b] - s[a] > tol: ref = s[b]
         out[b] = ref
     return out
+
+# %% ../nbs/01a_cohorts.ipynb #c2d3e4f5
+def texture_mask(k:int, rng, grid:int=16, tries:int=100) -> np.ndarray:
+    "A `grid`×`grid` boolean mask of `k` tiles (a multiple of 4) forming k/4 separate 2 × 2 blocks, no two 8-adjacent (random placement, restarted if stuck)."
+    if k % 4 or k < 4: raise ValueError(f"a texture needs a positive multiple of 4 lesion tiles, got {k}")
+    for _ in range(tries):
+        m, free = np.zeros((grid, grid), bool), np.ones((grid, grid), bool)
+        for _ in range(k//4):
+            corner = free[:-1, :-1] & free[1:, :-1] & free[:-1, 1:] & free[1:, 1:]      # top-left corners of free 2 × 2 squares
+            cand = np.argwhere(corner)
+            if not len(cand): break
+            i, j = cand[rng.integers(len(cand))]; m[i:i + 2, j:j + 2] = True
+            free[max(i - 1, 0):i + 3, max(j - 1, 0):j + 3] = False                        # the block and its 8-neighbourhood
+        if m.sum() == k: return m
+    raise ValueError(f"could not place {k//4} separate 2 × 2 blocks on a {grid}×{grid} grid")
 
 # %% ../nbs/01a_cohorts.ipynb #3914f12f
 def region_image(tiles:np.ndarray, idx, lesion, stain:tuple, grid:int=16) -> np.ndarray:

@@ -147,12 +147,12 @@ def ema_update(teacher:nn.Module, student:nn.Module, momentum:float):
     "teacher ← momentum·teacher + (1 − momentum)·student, parameter by parameter."
     for pt, ps in zip(teacher.parameters(), student.parameters()): pt.mul_(momentum).add_(ps.detach(), alpha=1 - momentum)
 
-def param_groups(model:nn.Module) -> list[dict]:
-    "AdamW groups: weight decay on weight matrices only (ndim > 1, not a bias), none on biases and norms."
+def param_groups(model:nn.Module, pos_embed_decay:bool=True) -> list[dict]:
+    "AdamW groups: weight decay on weight matrices only (ndim > 1, not a bias), none on biases and norms; `pos_embed_decay=False` also spares `pos_embed`."
     reg, noreg = [], []
     for n, p in model.named_parameters():
         if not p.requires_grad: continue
-        (noreg if n.endswith(".bias") or p.ndim == 1 else reg).append(p)
+        (noreg if n.endswith(".bias") or p.ndim == 1 or (not pos_embed_decay and n.endswith("pos_embed")) else reg).append(p)
     return [dict(params=reg), dict(params=noreg, weight_decay=0.)]
 
 def clip_gradients(model:nn.Module, clip:float=3.0) -> list[float]:
@@ -232,7 +232,8 @@ def dino_args(**overrides) -> argparse.Namespace:
              # hipt_nb: iterations instead of epochs when given, sizes, normalisation, bookkeeping
              stage=1, max_iters=None, warmup_iters=None, freeze_last_layer_iters=None, warmup_teacher_temp_iters=None,
              depth=12, global_size=224, local_size=96, norm_mean=(0.5, 0.5, 0.5), norm_std=(0.5, 0.5, 0.5),
-             precision=None, device=None, workers=0, save_every=1000, keep_every=None, stain_jitter=0.)
+             precision=None, device=None, workers=0, save_every=1000, keep_every=None, stain_jitter=0.,
+             pos_embed_decay=True, crop_positions="official")        # hipt_nb options (notebooks 06, 07); the defaults are the official recipe
     unknown = set(overrides) - set(a)
     if unknown: raise TypeError(f"unknown DINO settings {sorted(unknown)}")
     return argparse.Namespace(**{**a, **overrides})
@@ -285,7 +286,7 @@ def _build(args, student_backbone:nn.Module, teacher_backbone:nn.Module, n:dict,
         _load_model(student, ick["student"], init, "student"); _load_model(teacher, ick["teacher"], init, "teacher")
     else: teacher.load_state_dict(student.state_dict())
     for p in teacher.parameters(): p.requires_grad = False
-    opt = torch.optim.AdamW(param_groups(student))
+    opt = torch.optim.AdamW(param_groups(student, getattr(args, "pos_embed_decay", True)))
     scaler = torch.amp.GradScaler("cuda") if args.precision == "fp16" else None
     return student, teacher, loss_fn, opt, scaler
 

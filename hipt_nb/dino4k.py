@@ -15,14 +15,16 @@ import torchvision.transforms as T
 
 from .cohort_features import read_truth
 from .cohorts import mw_auc
-from .core import to_grid
+from .core import from_grid, to_grid
 from .data import assets_dir, atomic_path, cached, demo_slide, sha256sum
 from .dino import dino_args, train_dino
-from .vit4k import vit4k_xs
+from .vit import interpolate_pos_embed
+from .vit4k import ViT4K, vit4k_xs
 
 # %% auto #0
-__all__ = ['RegionGrids', 'GridCrops', 'dino4k_args', 'stage2_models', 'train_stage2', 'demo_region_features', 'nest_pairs',
-           'region_cls', 'nest_probe', 'context_vit4k', 'context_supervised_vit4k']
+__all__ = ['RegionGrids', 'GridCrops', 'CropPositionsViT4K', 'dino4k_args', 'stage2_models', 'train_stage2',
+           'demo_region_features', 'nest_pairs', 'region_cls', 'nest_probe', 'context_vit4k',
+           'context_supervised_vit4k']
 
 # %% ../nbs/07_dino4k.ipynb #67d7e04f
 def _region_files(inputs) -> list[Path]:
@@ -82,29 +84,52 @@ class RegionGrids(torch.utils.data.Dataset):
 
 # %% ../nbs/07_dino4k.ipynb #e3baa0fd
 class GridCrops:
-    "HIPT's stage-2 augmentation: a [256, 384] region → 2 global [384, g, g] and `n_local` local [384, l, l] crops of its 16×16 grid, each h-flipped w.p. 0.5."
-    def __init__(self, global_size:int=14, local_size:int=6, n_local:int=8, grid:int=16):
-        self.grid, self.n_local = grid, n_local
+    "HIPT's stage-2 augmentation: a [256, 384] region → 2 global [384, g, g] and `n_local` local [384, l, l] crops of its 16×16 grid, each h-flipped w.p. 0.5. With `positions`, 2 more channels carry each token's (row, column) in the grid, cropped and flipped with it."
+    def __init__(self, global_size:int=14, local_size:int=6, n_local:int=8, grid:int=16, positions:bool=False):
+        self.grid, self.n_local, self.positions = grid, n_local, positions
         self.global_crop = T.Compose([T.RandomCrop(global_size), T.RandomHorizontalFlip(0.5)])
         self.local_crop = T.Compose([T.RandomCrop(local_size), T.RandomHorizontalFlip(0.5)])
     def __call__(self, feats:torch.Tensor) -> list:
         g = to_grid(feats[None], self.grid, self.grid)[0]                          # [384, 16, 16], row-major
+        if self.positions:
+            rc = torch.stack(torch.meshgrid(torch.arange(self.grid), torch.arange(self.grid), indexing="ij")).to(g.dtype)
+            g = torch.cat([g, rc])                                                  # [386, 16, 16]: + row, column
         return [self.global_crop(g), self.global_crop(g)] + [self.local_crop(g) for _ in range(self.n_local)]
+
+# %% ../nbs/07_dino4k.ipynb #6b1d2f02
+class CropPositionsViT4K(ViT4K):
+    "ViT4K whose input may carry 2 trailing channels, each token's (row, column) in the region's `grid`×`grid` lattice: then every token takes its own row of the positional table resized to that lattice (not the whole table resized to the crop)."
+    grid = 16
+    def prepare_tokens(self, x) -> torch.Tensor:
+        if x.shape[1] != self.in_dim + 2: return super().prepare_tokens(x)            # a plain grid: the official path
+        t, _, _ = self.embed(x[:, :self.in_dim])
+        rc = from_grid(x[:, self.in_dim:].float()).round().long()                        # [B, N, 2], row-major like the tokens
+        table = interpolate_pos_embed(self.pos_embed, self.grid, self.grid)             # [1, 1 + grid², D]: the region's frame
+        pos = table[0, 1:][rc[..., 0]*self.grid + rc[..., 1]]                           # [B, N, D]: each token's own position
+        cls = (self.cls_token + table[:, :1]).expand(t.shape[0], -1, -1)
+        return self.pos_drop(torch.cat([cls, t + pos], dim=1))
 
 # %% ../nbs/07_dino4k.ipynb #30cbaf50
 def dino4k_args(**overrides):
     "The official stage-2 settings (`main_dino4k.py` with `--arch vit4k_xs`): stage-1 defaults, 14×14 / 6×6 token crops, depth 6."
     return dino_args(**{**dict(arch="vit4k_xs", stage=2, depth=6, global_size=14, local_size=6, norm_mean=None, norm_std=None), **overrides})
 
+def _consistent_crops(args) -> bool:
+    "Whether `args` ask for position-consistent crops (`crop_positions`: official, the default, or consistent)."
+    v = getattr(args, "crop_positions", "official")
+    if v not in ("official", "consistent"): raise ValueError(f"crop_positions must be official or consistent, got {v!r}")
+    return v == "consistent"
+
 def stage2_models(args) -> tuple[nn.Module, nn.Module]:
     "Student and teacher ViT_4096-256 backbones for `args` (384 → 192-d, official token layout; `depth` may be reduced)."
+    cls = CropPositionsViT4K if _consistent_crops(args) else None
     torch.manual_seed(args.seed)
-    return vit4k_xs(depth=args.depth, drop_path_rate=args.drop_path_rate), vit4k_xs(depth=args.depth)
+    return vit4k_xs(cls, depth=args.depth, drop_path_rate=args.drop_path_rate), vit4k_xs(cls, depth=args.depth)
 
 def train_stage2(args, dataset:RegionGrids, out, resume=None, init=None, progress:bool=True) -> dict:
     "Stage-2 DINO of ViT_4096-256 on region feature grids."
     args = copy.copy(args); args.stage, args.arch = 2, "vit4k_xs"
-    aug = GridCrops(args.global_size, args.local_size, args.local_crops_number)
+    aug = GridCrops(args.global_size, args.local_size, args.local_crops_number, positions=_consistent_crops(args))
     return train_dino(args, dataset, aug, *stage2_models(args), out, resume=resume, init=init, progress=progress)
 
 # %% ../nbs/07_dino4k.ipynb #26c354bb

@@ -25,10 +25,10 @@ class ViT4K(ViT):
             raise ValueError(f"ViT4K expects a [B, {self.in_dim}, rows, cols] grid of patch embeddings, got {tuple(grid.shape)}")
         return self.phi(from_grid(grid)), grid.shape[2], grid.shape[3]
 
-def vit4k_xs(**overrides) -> ViT4K:
-    "The official `vit4k_xs`: 384 → 192-d, 6 blocks, 6 heads, MLP ratio 4, qkv bias, 1+14×14 positions; any size overridable."
+def vit4k_xs(model_class=None, **overrides) -> ViT4K:
+    "The official `vit4k_xs`: 384 → 192-d, 6 blocks, 6 heads, MLP ratio 4, qkv bias, 1+14×14 positions; any size overridable (`model_class`: a subclass of `ViT4K`)."
     cfg = dict(in_dim=384, embed_dim=192, depth=6, num_heads=6, mlp_ratio=4., qkv_bias=True, img_size=224)
-    return ViT4K(**{**cfg, **overrides}).init_weights()
+    return (model_class or ViT4K)(**{**cfg, **overrides}).init_weights()
 
 def vit4k_from_checkpoint(path, key:str="teacher", **overrides) -> ViT4K:
     "A `vit4k_xs` sized after checkpoint `path`, with its weights loaded, in eval mode."
