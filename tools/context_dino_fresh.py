@@ -18,20 +18,21 @@ import json, sys, time
 from pathlib import Path
 import numpy as np, torch
 from hipt_nb.cohort_features import context_cohort
-from hipt_nb.cohorts import nest_mask, twin_order, TISSUES
+from hipt_nb.cohorts import nest_mask, texture_mask, twin_order, TISSUES
 from hipt_nb.dino4k import dino4k_args, train_stage2, nest_pairs, nest_probe, region_cls
 from hipt_nb.vit4k import vit4k_from_checkpoint
 sys.path.insert(0, str(Path(__file__).parent))
 from context_checkpoint import diagnostics, teacher_fp16      # the measures and the fp16 export of the shipped stage-2 run
 
 class FreshRegions(torch.utils.data.Dataset):
-    "Item i: a nest region or its twin (coin flip), drawn from the tile bank by a generator seeded with (seed, i); [256, 384]."
-    def __init__(self, bank, n, seed=0): self.bank, self.n, self.seed = bank, n, seed
+    "Item i: a positive region (a nest, or a texture of 2 × 2 blocks) or its twin (coin flip), drawn from the tile bank by a generator seeded with (seed, i); [256, 384]."
+    def __init__(self, bank, n, seed=0, design="nest"): self.bank, self.n, self.seed, self.design = bank, n, seed, design
     def __len__(self): return self.n
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, i])
         t = TISSUES[int(rng.integers(2))]; k = int(rng.integers(12, 33))
-        les = nest_mask(k, rng).ravel().astype(np.int64); tiles = rng.integers(0, len(self.bank[t]), 256)
+        les = (nest_mask(k, rng) if self.design == "nest" else texture_mask(k//4*4, rng)).ravel().astype(np.int64)
+        tiles = rng.integers(0, len(self.bank[t]), 256)
         if rng.random() < 0.5: perm = twin_order(les, rng); tiles, les = tiles[perm], les[perm]
         return self.bank[t][tiles, les].float().clone()
 

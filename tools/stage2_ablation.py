@@ -1,0 +1,82 @@
+"""When does stage-2 DINO learn arrangement without labels? The controlled runs for notebook 07, one change at a time.
+
+Rows: design x variant, the same budget in every row.
+  design  nest     one connected nest of k tiles in the positive region (the context cohort of notebook 01a);
+          texture  k/4 separate 2 x 2 blocks (`plan_context_cohort(design="texture")`), so most crops see the pattern;
+  variant official     the official recipe;
+          consistent   position-consistent crops (`crop_positions="consistent"`, notebook 07);
+          nodecay      no weight decay on pos_embed (`pos_embed_decay=False`);
+          both         consistent + nodecay.
+Every row: hipt_nb's `train_stage2` with the settings of the shipped stage-2 runs (2 blocks, out-dim 4096, batch 16,
+lr 0.008 per 256, 100 warm-up and frozen-last-layer iterations (a tenth of a shorter run), seed) on fresh, never repeated regions drawn from the
+tile bank of the design's cohort (tools/context_dino_fresh.py's FreshRegions), a teacher kept every KEEP iterations.
+Every kept teacher is scored on the held-out pairs of the design's cohort: 07's nest-vs-twin probe (`nest_probe`), the
+positional-embedding spread and the CLS attention entropy; each design also gets the random ViT_4096-256 and the mean
+patch. A finished row is not retrained, an unfinished one resumes from its checkpoint (exactly); the record is rewritten
+atomically after every row, with the wall time of each row summed over calls.
+
+    OMP_NUM_THREADS=1 python tools/stage2_ablation.py WORK OUT.json [--iters 1500] [--keep 500] [--rows nest:official,texture:both] [--seed 0]
+"""
+import argparse, json, os, sys, time
+from pathlib import Path
+import numpy as np, torch
+from hipt_nb.cohort_features import context_cohort
+from hipt_nb.dino4k import dino4k_args, nest_pairs, nest_probe, region_cls, train_stage2
+from hipt_nb.vit4k import vit4k_from_checkpoint
+sys.path.insert(0, str(Path(__file__).parent))
+from context_checkpoint import diagnostics                  # positional spread, attention entropy
+from context_dino_fresh import FreshRegions
+
+VARIANTS = {"official": {}, "consistent": dict(crop_positions="consistent"), "nodecay": dict(pos_embed_decay=False),
+            "both": dict(crop_positions="consistent", pos_embed_decay=False)}
+ROWS = [f"{d}:{v}" for d in ("nest", "texture") for v in VARIANTS]
+
+def last_iteration(run:Path) -> int:
+    log = run/"log.csv"
+    return int(log.read_text().strip().splitlines()[-1].split(",")[0]) if log.exists() and len(log.read_text().strip().splitlines()) > 1 else 0
+
+def train_row(row:str, work:Path, iters:int, keep:int, seed:int) -> float:
+    "Train (or resume, or skip) one row; the seconds this call spent."
+    design, variant = row.split(":"); run = work/f"{design}_{variant}_s{seed}"
+    if last_iteration(run) >= iters: return 0.
+    ctx = context_cohort(**({} if design == "nest" else {"design": design}))
+    bank = {k: torch.from_numpy(v) for k, v in np.load(ctx/"bank.npz").items()}
+    args = dino4k_args(depth=2, out_dim=4096, batch_size_per_gpu=16, max_iters=iters, warmup_iters=min(100, iters//10), freeze_last_layer_iters=min(100, iters//10),
+                       lr=0.008, seed=seed, save_every=100, keep_every=keep, device="cpu", **VARIANTS[variant])
+    t0 = time.time()
+    train_stage2(args, FreshRegions(bank, iters*16, seed=seed, design=design), run,
+                 resume=run/"checkpoint.pth" if (run/"checkpoint.pth").exists() else None, progress=False)
+    return time.time() - t0
+
+def score_row(row:str, work:Path, iters:int, keep:int, seed:int) -> dict:
+    design, variant = row.split(":"); run = work/f"{design}_{variant}_s{seed}"
+    ctx = context_cohort(**({} if design == "nest" else {"design": design})); X, y, ho = nest_pairs(ctx)
+    curve = {}
+    for it in range(keep, iters + 1, keep):
+        v = vit4k_from_checkpoint(run/f"checkpoint{it:07d}.pth")
+        curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho])}
+    base = {"random_vit4k_auc": nest_probe(region_cls(vit4k_from_checkpoint(ctx/"vit4k_random.pth"), X), y, ho),
+            "mean_patch_auc": nest_probe(X.mean(1).numpy(), y, ho)}
+    return dict(design=design, variant=variant, seed=seed, iterations=iters, regions_seen=iters*16, curve=curve, **base)
+
+def main():
+    ap = argparse.ArgumentParser(); ap.add_argument("work", type=Path); ap.add_argument("out", type=Path)
+    ap.add_argument("--iters", type=int, default=1500); ap.add_argument("--keep", type=int, default=500)
+    ap.add_argument("--rows", default=",".join(ROWS)); ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(); torch.set_num_threads(1)
+    rec = json.loads(a.out.read_text()) if a.out.exists() else {"rows": {}}
+    for row in a.rows.split(","):
+        if row not in ROWS: raise SystemExit(f"unknown row {row!r}; choose from {ROWS}")
+        key = f"{row}:s{a.seed}"
+        secs = train_row(row, a.work, a.iters, a.keep, a.seed)
+        r = score_row(row, a.work, a.iters, a.keep, a.seed)
+        r["wall_seconds"] = round(rec["rows"].get(key, {}).get("wall_seconds", 0) + secs)
+        rec["rows"][key] = r
+        rec.update(command=" ".join(["OMP_NUM_THREADS=1 python tools/stage2_ablation.py WORK OUT.json", *sys.argv[3:]]),
+                   torch=torch.__version__, machine=os.uname().machine)
+        tmp = a.out.with_suffix(".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(a.out)
+        last = r["curve"][str(a.iters)] if str(a.iters) in r["curve"] else r["curve"][a.iters]
+        print(key, {k: round(v, 4) for k, v in last.items()}, "random", round(r["random_vit4k_auc"], 3), "mean patch",
+              round(r["mean_patch_auc"], 3), f"{r['wall_seconds']} s", flush=True)
+
+if __name__ == "__main__": main()
