@@ -460,10 +460,11 @@ def add_training_args(p:argparse.ArgumentParser, survival:bool=False):
     p.add_argument("--splits", type=Path, help="folder of splits_<k>.csv (official format), used as given")
     p.add_argument("--folds", type=int, help=f"number of patient-level folds to draw when no --splits (default {5 if survival else 10})")
     p.add_argument("--fold", help="run only these folds, e.g. 0 or 0,3 (job arrays)")
-    p.add_argument("--model", choices=["hipt_lgp", "hipt_gp", "abmil"], default="hipt_lgp",
+    p.add_argument("--model", choices=["hipt_lgp", "hipt_gp", "abmil", "gridcnn"], default="hipt_lgp",
                    help="hipt_lgp: HIPT_LGP_FC on features_cls256 (default); hipt_gp: HIPT_GP_FC on features_cls4k; abmil: gated-attention MIL "
                         "over every 256² patch (CLAM-SB without instance loss), features_cls256 flattened to [M·256, 384], "
-                        "the patch-level baseline of the paper's slide-level tables")
+                        "the patch-level baseline of the paper's slide-level tables; gridcnn: a small CNN over each region's 16×16 grid "
+                        "of features_cls256, a spatially aware baseline that is not HIPT (notebook 08)")
     p.add_argument("--vit4k", type=Path, help="stage-2 DINO checkpoint loaded into HIPT_LGP_FC's ViT_4096-256")
     p.add_argument("--no-freeze-4k", action="store_true", help="fine-tune the ViT_4096-256 (default: frozen, the paper's setting)")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default 20); the last epoch's model is evaluated and saved")

@@ -15,7 +15,7 @@ from .vit import checkpoint_config, load_dino_checkpoint, read_dino_state_dict
 from .vit4k import vit4k_xs
 
 # %% auto #0
-__all__ = ['GatedAttention', 'HIPT_GP_FC', 'HIPT_LGP_FC', 'load_slide_model', 'ABMIL', 'slide_model_from_state_dict']
+__all__ = ['GatedAttention', 'HIPT_GP_FC', 'HIPT_LGP_FC', 'load_slide_model', 'ABMIL', 'GridCNN', 'slide_model_from_state_dict']
 
 # %% ../nbs/08_slide_model.ipynb #0c8632b2
 class GatedAttention(nn.Module):
@@ -109,10 +109,43 @@ class ABMIL(nn.Module):
     @property
     def input_linear(self) -> nn.Linear: return self.attention_net[0]
 
+# %% ../nbs/08_slide_model.ipynb #1b2c3d4e
+class GridCNN(nn.Module):
+    "A spatially aware slide model that is not HIPT: per region, Linear(in_dim → dim) on each patch, two 3×3 convolutions over the 16×16 grid, max over the grid; gated attention over the M regions → classifier. [M, 256, in_dim] or [M·256, in_dim] → (logits, attention [1, M])."
+    def __init__(self, n_classes:int=2, in_dim:int=384, dim:int=64, dropout:float=0.25):
+        super().__init__()
+        self.n_classes = n_classes
+        self.patch_linear = nn.Linear(in_dim, dim)
+        self.convs = nn.Sequential(nn.ReLU(), nn.Dropout(dropout), nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU(),
+                                   nn.Conv2d(dim, dim, 3, padding=1), nn.ReLU())
+        self.attention = GatedAttention(dim, dim, dropout, 1)
+        self.classifier = nn.Linear(dim, n_classes)
+
+    def region_embeddings(self, h:torch.Tensor) -> torch.Tensor:
+        "Patch embeddings [M, 256, D] (or [M·256, D], row-major regions) → [M, dim]: convolved grid, maximum over positions."
+        if h.ndim == 2 and len(h) % 256 == 0: h = h.reshape(-1, 256, h.shape[-1])
+        if h.ndim != 3 or h.shape[1] != 256: raise ValueError(f"expected patch embeddings [M, 256, D] or [M·256, D], got {tuple(h.shape)}")
+        return self.convs(to_grid(self.patch_linear(h), 16, 16)).amax((2, 3))
+
+    def pool(self, h:torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.region_embeddings(h)
+        A = F.softmax(self.attention(e).T, dim=1)                             # [1, M]
+        return self.classifier(A @ e), A
+
+    def forward(self, x:torch.Tensor, return_attention:bool=False):
+        logits, A = self.pool(x)
+        return (logits, A) if return_attention else logits
+
+    @property
+    def input_linear(self) -> nn.Linear: return self.patch_linear
+
 # %% ../nbs/08_slide_model.ipynb #4c417ad8
 def slide_model_from_state_dict(sd:dict) -> tuple[nn.Module, str]:
-    "An empty slide model shaped after state dict `sd` (`module.` prefixes allowed), with its kind: `hipt_lgp`, `hipt_gp` or `abmil`."
+    "An empty slide model shaped after state dict `sd` (`module.` prefixes allowed), with its kind: `hipt_lgp`, `hipt_gp`, `abmil` or `gridcnn`."
     sd = {k.replace("module.", ""): v for k, v in sd.items()}
+    if "patch_linear.weight" in sd:
+        dim, in_dim = sd["patch_linear.weight"].shape
+        return GridCNN(sd["classifier.weight"].shape[0], in_dim=in_dim, dim=dim), "gridcnn"
     if "classifiers.weight" in sd: return ABMIL(sd["classifiers.weight"].shape[0], in_dim=sd["attention_net.0.weight"].shape[1]), "abmil"
     if "classifier.weight" not in sd: raise ValueError("not a slide-model state dict (no classifier.weight or classifiers.weight)")
     n = sd["classifier.weight"].shape[0]

@@ -17,7 +17,7 @@ from sklearn.metrics import auc, roc_auc_score, roc_curve
 
 from .data import atomic_path, hold
 from .extract import check_features, h5_problem
-from .slide import ABMIL, HIPT_GP_FC, HIPT_LGP_FC
+from .slide import ABMIL, GridCNN, HIPT_GP_FC, HIPT_LGP_FC
 
 # %% auto #0
 __all__ = ['SLIDE_SUFFIXES', 'slide_stem', 'read_csv', 'parse_label_map', 'read_labels', 'case_labels', 'mc_splits',
@@ -166,7 +166,7 @@ class SlideForward(nn.Module):
         "Region embeddings [M, 192] of bag `key`; `src` is its features or a mapping (e.g. `FeatureBags`), read only when not cached."
         if self.frozen and key in self.cache: return self.cache[key]
         x = (src[key] if isinstance(src, Mapping) else src).to(next(self.model.parameters()).device)
-        if isinstance(self.model, ABMIL): return x.reshape(-1, x.shape[-1])  # ABMIL: every 256² patch embedding, [M·256, 384]
+        if isinstance(self.model, (ABMIL, GridCNN)): return x.reshape(-1, x.shape[-1])  # every 256² patch embedding, [M·256, 384]
         if not isinstance(self.model, HIPT_LGP_FC): return x                  # HIPT_GP_FC: features_cls4k are the embeddings
         if not self.frozen: return self.model.region_embeddings(x)
         with torch.no_grad(): self.cache[key] = self.model.region_embeddings(x).detach()
@@ -220,12 +220,13 @@ def train_args(**overrides) -> argparse.Namespace:
     return argparse.Namespace(**{**a, **overrides})
 
 def build_slide_model(args, n_classes:int) -> nn.Module:
-    "`HIPT_LGP_FC` (features_cls256; `args.vit4k` a stage-2 checkpoint, frozen with `args.freeze_4k`; else `args.local_depth` blocks), `HIPT_GP_FC` (features_cls4k) or `ABMIL` (features_cls256, every patch)."
+    "`HIPT_LGP_FC` (features_cls256; `args.vit4k` a stage-2 checkpoint, frozen with `args.freeze_4k`; else `args.local_depth` blocks), `HIPT_GP_FC` (features_cls4k), `ABMIL` (features_cls256, every patch) or `GridCNN` (features_cls256, the 16 × 16 grid of each region)."
     if args.model == "hipt_lgp":
         return HIPT_LGP_FC(n_classes, args.dropout, vit4k_checkpoint=args.vit4k, freeze_4k=args.freeze_4k, local_depth=args.local_depth)
     if args.model == "hipt_gp": return HIPT_GP_FC(n_classes, dropout=args.dropout)
     if args.model == "abmil": return ABMIL(n_classes, dropout=args.dropout)
-    raise ValueError(f"unknown slide model {args.model!r}; choose hipt_lgp, hipt_gp or abmil")
+    if args.model == "gridcnn": return GridCNN(n_classes, dropout=args.dropout)
+    raise ValueError(f"unknown slide model {args.model!r}; choose hipt_lgp, hipt_gp, abmil or gridcnn")
 
 def feature_key(args) -> str: return "features_cls4k" if args.model == "hipt_gp" else "features_cls256"
 
