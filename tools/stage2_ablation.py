@@ -11,7 +11,7 @@ Every row: hipt_nb's `train_stage2` with the settings of the shipped stage-2 run
 lr 0.008 per 256, 100 warm-up and frozen-last-layer iterations (a tenth of a shorter run), seed) on fresh, never repeated regions drawn from the
 tile bank of the design's cohort (tools/context_dino_fresh.py's FreshRegions), a teacher kept every KEEP iterations.
 Every kept teacher is scored on the held-out pairs of the design's cohort: 07's nest-vs-twin probe (`nest_probe`), the
-positional-embedding spread and the CLS attention entropy; each design also gets the random ViT_4096-256 and the mean
+positional-embedding spread, the CLS attention entropy and DINO's collapse check (teacher output entropy); each design also gets the random ViT_4096-256 and the mean
 patch. A finished row is not retrained, an unfinished one resumes from its checkpoint (exactly); the record is rewritten
 atomically after every row, with the wall time of each row summed over calls.
 
@@ -21,8 +21,10 @@ import argparse, json, os, sys, time
 from pathlib import Path
 import numpy as np, torch
 from hipt_nb.cohort_features import context_cohort
+from hipt_nb.core import to_grid
+from hipt_nb.dino import DINOHead, MultiCropModel, read_checkpoint
 from hipt_nb.dino4k import dino4k_args, nest_pairs, nest_probe, region_cls, train_stage2
-from hipt_nb.vit4k import vit4k_from_checkpoint
+from hipt_nb.vit4k import vit4k_from_checkpoint, vit4k_xs
 sys.path.insert(0, str(Path(__file__).parent))
 from context_checkpoint import diagnostics                  # positional spread, attention entropy
 from context_dino_fresh import FreshRegions
@@ -48,16 +50,27 @@ def train_row(row:str, work:Path, iters:int, keep:int, seed:int) -> float:
                  resume=run/"checkpoint.pth" if (run/"checkpoint.pth").exists() else None, progress=False)
     return time.time() - t0
 
+def collapse_check(ck_path, X) -> dict:
+    "DINO's collapse check on regions X [n, 256, 384]: entropy of the kept teacher's centred output at temperature 0.04, per region and of the mean over regions, over log K."
+    ck = read_checkpoint(ck_path); a = ck["args"]
+    m = MultiCropModel(vit4k_xs(depth=a.depth), DINOHead(192, a.out_dim)).eval()
+    m.load_state_dict({k.replace("module.", ""): v for k, v in ck["teacher"].items()})
+    with torch.inference_mode(): p = torch.softmax((m(to_grid(X, 16, 16)) - ck["dino_loss"]["center"])/a.teacher_temp, -1).double()
+    ent = lambda q: -(q*q.clamp_min(1e-300).log()).sum(-1)
+    return {"teacher_entropy_sample": float(ent(p).mean()/np.log(a.out_dim)), "teacher_entropy_mean": float(ent(p.mean(0))/np.log(a.out_dim))}
+
 def score_row(row:str, work:Path, iters:int, keep:int, seed:int) -> dict:
     design, variant = row.split(":"); run = work/f"{design}_{variant}_s{seed}"
     ctx = context_cohort(**({} if design == "nest" else {"design": design})); X, y, ho = nest_pairs(ctx)
     curve = {}
     for it in range(keep, iters + 1, keep):
         v = vit4k_from_checkpoint(run/f"checkpoint{it:07d}.pth")
-        curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho])}
+        curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho]), **collapse_check(run/f"checkpoint{it:07d}.pth", X[ho])}
     base = {"random_vit4k_auc": nest_probe(region_cls(vit4k_from_checkpoint(ctx/"vit4k_random.pth"), X), y, ho),
             "mean_patch_auc": nest_probe(X.mean(1).numpy(), y, ho)}
-    return dict(design=design, variant=variant, seed=seed, iterations=iters, regions_seen=iters*16, curve=curve, **base)
+    loss = [float(r.split(",")[2]) for r in (run/"log.csv").read_text().strip().splitlines()[1:]]
+    return dict(design=design, variant=variant, seed=seed, iterations=iters, regions_seen=iters*16, curve=curve,
+                loss_last100=round(float(np.mean(loss[-100:])), 4), **base)
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("work", type=Path); ap.add_argument("out", type=Path)
