@@ -19,7 +19,7 @@ WRAPPER = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(f\"\\nT
 
 def commands():
     "(name, argv) of every timed command; {out} is a fresh output folder per run."
-    cmds = [("info", ["info"]), ("tile", ["tile", "--out", "{out}"]), ("--version", ["--version"])]
+    cmds = [("info --slide-only", ["info", "--slide-only"]), ("info", ["info"]), ("tile", ["tile", "--out", "{out}"]), ("--version", ["--version"])]
     return cmds + [(" ".join(h + ["--help"]), h + ["--help"]) for h in HELPS]
 
 def time_once(argv, root):

@@ -12,11 +12,12 @@ import numpy as np
 import hipt_nb
 from .core import REGION, grid_shape
 from .data import sample_slide, slide_info
-from .wsi import SEG_PRESETS, SegParams, SlideWarning, resolve_mpp, seg_params, tile_slides
+from .wsi import SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp, seg_params, tile_slides
 
 # %% auto #0
-__all__ = ['STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command', 'positive_float',
-           'add_mpp_args', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
+__all__ = ['TORCH_FIX', 'STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command',
+           'positive_float', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software', 'check_device',
+           'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
            'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command', 'load_trained',
            'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command', 'add_training_args',
            'heatmap_command', 'build_parser', 'check_out', 'main', 'cli_reference']
@@ -51,7 +52,11 @@ def info_command(args) -> int:
     else: info["mpp_source"] = "file" if info["mpp_x"] else None
     if info["mpp_source"] is None:
         print(f"hipt_nb info: warning: {path}: no mpp recorded; later commands will need --mpp", file=sys.stderr)
-    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    if args.slide_only:
+        print(json.dumps(info, indent=2) if args.json else format_info(info)); return 0
+    sw = torch_stack()                                   # imports torch: a few seconds, hence --slide-only
+    print(json.dumps({**info, "software": sw}, indent=2) if args.json else format_info(info) + "\n" + format_software(sw))
+    if sw["problem"]: print(f"hipt_nb info: error: {stack_error(sw)}", file=sys.stderr); return 2
     return 0
 
 # %% ../nbs/13_cli.ipynb #44bd573b
@@ -75,7 +80,54 @@ def _info_parser(sub):
     i.add_argument("slide", nargs="?", help="slide file (default: the bundled CMU-1-Small-Region.svs)")
     add_mpp_args(i)
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.add_argument("--slide-only", action="store_true", help="only the slide: skip the check of torch and torchvision (which imports torch, a few seconds)")
     i.set_defaults(func=info_command)
+
+# %% ../nbs/13_cli.ipynb #5a09e54a
+TORCH_FIX = ("reinstall both from one index in one command: pip install --force-reinstall torch torchvision "
+             "--index-url https://download.pytorch.org/whl/cpu (CPU only), or the same without --index-url (CUDA)")
+
+def torch_stack() -> dict:
+    "torch and torchvision: versions (package metadata, read without importing), CUDA build and GPUs, and the problem if their compiled operators do not load together."
+    from importlib.metadata import PackageNotFoundError, version
+    def v(name):
+        try: return version(name)
+        except PackageNotFoundError: return None
+    s = dict(torch=v("torch"), torchvision=v("torchvision"), cuda=None, gpus=0, problem=None)
+    if s["torch"] is None or s["torchvision"] is None: s["problem"] = f"{'torch' if s['torch'] is None else 'torchvision'} is not installed"; return s
+    try:
+        import torch, torchvision
+        torchvision.ops.nms(torch.zeros(1, 4), torch.zeros(1), 0.5)         # a compiled operator: fails when the builds differ
+        s.update(torch=torch.__version__, torchvision=torchvision.__version__, cuda=torch.version.cuda,
+                 gpus=torch.cuda.device_count() if torch.cuda.is_available() else 0)
+    except Exception as e: s["problem"] = f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}"
+    return s
+
+def stack_error(s:dict) -> str:
+    "The one-line error for a broken torch/torchvision pair."
+    return f"torch {s['torch']} and torchvision {s['torchvision']} do not work together ({s['problem']}); {TORCH_FIX}"
+
+def format_software(s:dict) -> str:
+    build = f"CUDA {s['cuda']} build, {s['gpus']} GPU(s) visible" if s["cuda"] else "CPU-only build" if not s["problem"] else "not checked"
+    ok = "NOT working with this torch, see the error below" if s["problem"] else "its compiled operators load with this torch"
+    return f"torch            {s['torch']} ({build})\ntorchvision      {s['torchvision']} ({ok})"
+
+def check_device(device:str|None):
+    "Refuse a --device this machine does not have (one line, exit status 2), before any work."
+    if device in (None, "cpu"): return
+    import torch
+    if not (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())): raise ValueError(f"--device {device}: choose cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA GPU is usable here (torch {torch.__version__}, "
+                         f"{'a CPU-only build' if torch.version.cuda is None else 'built for CUDA ' + torch.version.cuda}); use --device cpu")
+    if ":" in device and int(device[5:]) >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+
+def ready_to_run(device:str|None=None):
+    "What every model command checks before it starts: torch and torchvision work together, and the device exists."
+    s = torch_stack()
+    if s["problem"]: raise ValueError(stack_error(s))
+    check_device(device)
 
 # %% ../nbs/13_cli.ipynb #d9a45cd8
 def add_tiling_args(p:argparse.ArgumentParser):
@@ -133,6 +185,8 @@ PRECISION_CHOICES = ("fp32", "bf16", "fp16")   # the keys of hipt_nb.extract.PRE
 
 def extract_command(args) -> int:
     "Run `hipt_nb extract`."
+    find_slides(slides_or_sample(args), args.mpp, args.force_mpp)      # missing inputs: one line, before torch is imported
+    ready_to_run(args.device)
     from hipt_nb.extract import extract_slides
     workers = args.workers if args.workers is not None else (2 if args.device.startswith("cuda") else 0)
     rows = extract_slides(slides_or_sample(args), args.out, weights=args.weights, vit256=args.vit256, vit4k=args.vit4k, mpp=args.mpp,
@@ -258,6 +312,7 @@ def _run_options(args, ck, s):
 # %% ../nbs/13_cli.ipynb #c41068d7
 def pretrain_command(args) -> int:
     "Run `hipt_nb pretrain stage1|stage2`."
+    ready_to_run(args.device)
     import torch
     from hipt_nb.dino import dino_args, train_stage1
     from hipt_nb.dino4k import RegionGrids, dino4k_args, train_stage2
@@ -319,8 +374,14 @@ def _train_settings(args) -> dict:
     if args.folds is not None: s["k"] = args.folds
     return s
 
+def _case_col(args) -> str|None:
+    "The patient column of a labels CSV, or None with --no-case-col (said on stderr: a patient's slides may then be split)."
+    if not args.no_case_col: return args.case_col
+    print(f"hipt_nb {args.command}: warning: --no-case-col: every slide is taken as its own patient", file=sys.stderr)
+
 def train_command(args) -> int:
     "Run `hipt_nb train subtype|survival`."
+    ready_to_run(args.device)
     from hipt_nb.train import summarize, train_subtype
     from hipt_nb.survival import train_survival
     from hipt_nb.train import mean_std
@@ -332,7 +393,7 @@ def train_command(args) -> int:
     s = _train_settings(args)
     folds = [int(f) for f in args.fold.split(",")] if args.fold else None
     if args.task == "subtype":
-        rows = train_subtype(args.csv, args.features, args.out, splits=args.splits, label_col=args.label_col, label_map=args.label_map,
+        rows = train_subtype(args.csv, args.features, args.out, splits=args.splits, label_col=args.label_col, label_map=args.label_map, case_col=_case_col(args),
                              folds=folds, prop=args.prop, loss_scale_quirk=args.loss_scale_quirk, **s)
         print(f"train subtype: {len(rows)} fold(s); test AUC {summarize(rows, 'test_auc')}, val AUC {summarize(rows, 'val_auc')} → {args.out/'summary.csv'}")
     else:
@@ -344,11 +405,12 @@ def train_command(args) -> int:
 # %% ../nbs/13_cli.ipynb #c1f1c87b
 def eval_command(args) -> int:
     "Run `hipt_nb eval knn|linear`."
+    ready_to_run()
     from hipt_nb.ssl_eval import ssl_eval
     from hipt_nb.train import summarize
     _guard(args.out, "summary.csv", args.overwrite)
     rows = ssl_eval(args.csv, args.features, args.out, method=args.method, kind=args.embedding, splits=args.splits, k_folds=args.folds or 10,
-                    prop=args.prop, seed=args.seed, label_col=args.label_col, label_map=args.label_map, k=args.k)
+                    prop=args.prop, seed=args.seed, label_col=args.label_col, label_map=args.label_map, k=args.k, case_col=_case_col(args))
     print(f"eval {args.method} ({args.embedding}): {len(rows)} fold(s); test AUC {summarize(rows, 'test_auc')} → {args.out/'summary.csv'}")
     return 0
 
@@ -446,6 +508,7 @@ def predict_slides(checkpoint, features:list, out, task:str|None=None, classes=N
 
 def predict_command(args) -> int:
     "Run `hipt_nb predict`."
+    ready_to_run()
     _guard(args.out, "predictions.csv", args.overwrite)
     rows = predict_slides(args.model, args.features, args.out, task=args.task, classes=args.classes.split(",") if args.classes else None)
     print(f"predict: {len(rows)} slide(s) → {args.out/'predictions.csv'}, attention in {args.out/'attention'}")
@@ -486,6 +549,8 @@ def _task_args(p:argparse.ArgumentParser, survival:bool):
         p.add_argument("--n-bins", type=int, default=4, help="survival intervals (quantiles of uncensored times; default 4)")
     else:
         p.add_argument("--label-col", help="label column (default: label, else oncotree_code)")
+        p.add_argument("--case-col", default="case_id", help="patient column: a patient's slides stay in one partition (default case_id; the CSV must have it)")
+        p.add_argument("--no-case-col", action="store_true", help="no patient column: take every slide as its own patient (said in the log)")
         p.add_argument("--label-map", help="NAME:INDEX,... e.g. IDC:0,ILC:1 (rows with other labels are dropped; default: sorted names)")
         p.add_argument("--prop", type=float, default=1.0, help="fraction of each fold's training cases to use (0.25: the paper's 25 %% setting)")
         p.add_argument("--loss-scale-quirk", action="store_true", help="divide the loss by 32 without accumulating, as the official subtyping code")
@@ -530,6 +595,8 @@ def _eval_parser(sub):
         e.add_argument("--prop", type=float, default=1.0, help="fraction of each fold's training cases (default 1)")
         e.add_argument("--k", type=int, default=5, help="neighbours for knn (default 5)")
         e.add_argument("--label-col", help="label column (default: label, else oncotree_code)")
+        e.add_argument("--case-col", default="case_id", help="patient column: a patient's slides stay in one partition (default case_id; the CSV must have it)")
+        e.add_argument("--no-case-col", action="store_true", help="no patient column: take every slide as its own patient (said in the log)")
         e.add_argument("--label-map", help="NAME:INDEX,... (rows with other labels are dropped)")
         e.add_argument("--seed", type=int, default=1, help="seed of the drawn folds (default 1)")
         e.add_argument("--overwrite", action="store_true", help="replace an existing summary in OUT")
@@ -559,6 +626,9 @@ def _heatmap_checks(args, wsi) -> tuple:
 
 def heatmap_command(args) -> int:
     "Run `hipt_nb heatmap`."
+    args.slide = Path(args.slide) if args.slide else sample_slide()
+    if not args.slide.exists(): raise FileNotFoundError(f"{args.slide}: no such file")
+    ready_to_run()
     from hipt_nb.viz import region_heatmaps, slide_heatmap
     from hipt_nb.wsi import WSI
     if (args.slide_model is None) != (args.features is None): raise ValueError("give --slide-model and --features (the slide's extraction h5) together")
@@ -581,7 +651,7 @@ def _heatmap_parser(sub):
     hm = sub.add_parser("heatmap", help="attention heatmaps of a slide: ViT_256-16, ViT_4096-256, factorised, and slide level",
                         description="Per-head attention maps of ViT_256-16 and ViT_4096-256 over 4096² regions and their factorised blend "
                                     "(PNG files), and with --slide-model the slide model's attention over the thumbnail.")
-    hm.add_argument("slide", help="slide file")
+    hm.add_argument("slide", nargs="?", help="slide file (default: the bundled CMU-1-Small-Region.svs)")
     hm.add_argument("--out", required=True, type=Path, help="output folder for the PNG files")
     hm.add_argument("--region", action="append", help="level-0 top-left X,Y of a region (repeatable; default: the most tissued)")
     hm.add_argument("--max-regions", type=int, default=1, help="without --region: the N regions with most tissue (default 1; 0: only the slide-level map)")
@@ -608,6 +678,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for add in (_info_parser, _tile_parser, _extract_parser, _pretrain_parser, _train_parser, _eval_parser, _predict_parser, _heatmap_parser):
         add(sub)
+    def own(q):                       # every subcommand records its parser, so that an unknown flag gets that subcommand's usage
+        for a in q._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sp in a.choices.values(): sp.set_defaults(_parser=sp); own(sp)
+    own(p)
     return p
 
 # %% ../nbs/13_cli.ipynb #73d4d2a2
@@ -628,7 +703,8 @@ def _one_line(command:str):
 
 def main(argv=None) -> int:
     "Entry point of the `hipt_nb` console command."
-    args = build_parser().parse_args(argv)
+    p = build_parser(); args, extra = p.parse_known_args(argv)
+    if extra: getattr(args, "_parser", p).error(f"unrecognized arguments: {' '.join(extra)}")
     with warnings.catch_warnings():
         warnings.simplefilter("always", SlideWarning); warnings.showwarning = _one_line(args.command)
         try:

@@ -17,7 +17,7 @@ from .data import Busy, exclusive, sha256sum
 from .hipt4k import HIPT4K, file_sha256, official_checkpoint, official_paths, to_input
 from .vit import vit256_small
 from .vit4k import vit4k_xs
-from .wsi import (WSI, RegionDataset, SegParams, SlideError, clear_temporaries, empty_reason, find_slides, grid_with_thumbnail,
+from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, grid_with_thumbnail,
                          load_coords, update_manifest)
 
 # %% auto #0
@@ -207,7 +207,7 @@ def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:W
 # %% ../nbs/05_extract.ipynb #06842a8a
 def extract_slide(path, out, model:HIPT4K, weights:Weights, slide_id:str|None=None, overwrite:bool=False, **kwargs) -> dict:
     "Extract HIPT features of one slide into `out/h5_files/<slide_id>.h5`, holding the slide's lock; returns its manifest row (`busy`: another live process holds the slide, not for the manifest)."
-    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
+    out, path = Path(out), Path(path); slide_id = check_slide_id(slide_id or path.stem, path)
     row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
     if kwargs.get("precision", "fp32") not in PRECISIONS: raise ValueError(f"unknown precision {kwargs['precision']!r}; choose one of {sorted(PRECISIONS)}")
     try:

@@ -73,9 +73,9 @@ def evaluate_embeddings(X:np.ndarray, y:np.ndarray, ids:list, folds:list[dict], 
 
 # %% ../nbs/11_ssl_eval.ipynb #6e9c0017
 def ssl_eval(csv_path, features, out=None, method:str="knn", kind:str="cls4k", splits=None, k_folds:int=10, prop:float=1.0,
-             seed:int=1, label_col=None, label_map=None, k:int=5) -> list[dict]:
+             seed:int=1, label_col=None, label_map=None, k:int=5, case_col="case_id") -> list[dict]:
     "k-NN / linear evaluation of mean-pooled slide embeddings on subtyping splits (read, or drawn per patient); writes `out/summary.csv`."
-    t = read_labels(csv_path, label_col, label_map)
+    t = read_labels(csv_path, label_col, label_map, case_col)
     ids = t["slide_ids"]; cases = case_labels(t["case_ids"], t["labels"])
     folds = read_splits(splits) if splits is not None else [expand_to_slides(f, t["case_ids"], ids) for f in mc_splits(cases, k_folds, seed=seed)]
     if prop < 1:

@@ -18,6 +18,7 @@ from sklearn.metrics import auc, roc_auc_score, roc_curve
 from .data import atomic_path, hold
 from .extract import check_features, h5_problem
 from .slide import ABMIL, GridCNN, HIPT_GP_FC, HIPT_LGP_FC
+from .wsi import check_slide_id, read_rows
 
 # %% auto #0
 __all__ = ['SLIDE_SUFFIXES', 'slide_stem', 'read_csv', 'parse_label_map', 'read_labels', 'case_labels', 'mc_splits',
@@ -39,10 +40,13 @@ def read_csv(path, required=()) -> list[dict]:
     "Rows of a CSV as dicts; a clear error naming the file if it is missing, empty or lacks `required` columns."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{path}: no such CSV file")
-    with open(path, newline="") as f: rows = list(csv.DictReader(f))
+    rows = read_rows(path)                        # a UTF-8 byte-order mark (Excel's "CSV UTF-8") would otherwise rename the first column
     cols = set(rows[0]) if rows else set()
     missing = [c for c in required if c not in cols]
     if not rows or missing: raise ValueError(f"{path}: " + (f"missing column(s) {missing}; has {sorted(cols)}" if rows else "no rows"))
+    for i, r in enumerate(rows, start=2):         # every slide id names a file inside the features folder: a plain name only
+        for c in ("slide_id", "train", "val", "test"):
+            if r.get(c): check_slide_id(slide_stem(r[c]), f"{path}, line {i}, column {c}")
     return rows
 
 # %% ../nbs/09_subtyping.ipynb #c85565b7
@@ -56,17 +60,22 @@ def parse_label_map(spec) -> dict|None:
         out[k.strip()] = int(v)
     return out
 
-def read_labels(path, label_col:str|None=None, label_map=None) -> dict:
-    "A subtyping cohort CSV → dict(case_ids, slide_ids, labels [int], classes); rows whose label is not in `label_map` are dropped."
+def read_labels(path, label_col:str|None=None, label_map=None, case_col:str|None="case_id") -> dict:
+    "A subtyping cohort CSV → dict(case_ids, slide_ids, labels [int], classes); rows whose label is not in `label_map` are dropped. `case_col=None`: every slide is its own patient."
     rows = read_csv(path, ("slide_id",))
     label_col = label_col or next((c for c in ("label", "oncotree_code") if c in rows[0]), None)
     if label_col is None or label_col not in rows[0]: raise ValueError(f"{path}: no label column (looked for {label_col or 'label, oncotree_code'})")
+    if case_col is not None and case_col not in rows[0]:               # splits are drawn per patient: without one, a patient's slides could be split
+        raise ValueError(f"{path}: no {case_col!r} column, which keeps a patient's slides in one partition; name the patient column "
+                         f"with --case-col, or pass --no-case-col to take every slide as its own patient (columns: {sorted(rows[0])})")
+    if case_col is not None and (i := next((i for i, r in enumerate(rows, start=2) if not (r[case_col] or "").strip()), None)):
+        raise ValueError(f"{path}, line {i}: empty {case_col}")
     label_map = parse_label_map(label_map) or {v: i for i, v in enumerate(sorted({r[label_col] for r in rows}))}
     keep = [r for r in rows if r[label_col] in label_map]
     if not keep: raise ValueError(f"{path}: no row has a label in {sorted(label_map)}")
     classes = [None]*(max(label_map.values()) + 1)
     for k, v in label_map.items(): classes[v] = classes[v] or k
-    return dict(case_ids=[r.get("case_id") or slide_stem(r["slide_id"]) for r in keep], slide_ids=[slide_stem(r["slide_id"]) for r in keep],
+    return dict(case_ids=[r[case_col].strip() if case_col else slide_stem(r["slide_id"]) for r in keep], slide_ids=[slide_stem(r["slide_id"]) for r in keep],
                 labels=np.array([label_map[r[label_col]] for r in keep]), classes=classes, dropped=len(rows) - len(keep))
 
 # %% ../nbs/09_subtyping.ipynb #48557aff
@@ -134,7 +143,7 @@ def read_splits(folder) -> list[dict]:
 # %% ../nbs/09_subtyping.ipynb #460cbba6
 def find_features(folder, slide_id:str) -> Path:
     "The feature file of `slide_id` in `folder` (or `folder/h5_files`): `.h5`, else the official `.pt`."
-    folder = Path(folder)
+    folder = Path(folder); check_slide_id(slide_id, folder)
     for d in (folder, folder/"h5_files"):
         for ext in (".h5", ".pt"):
             if (d/f"{slide_id}{ext}").is_file(): return d/f"{slide_id}{ext}"
@@ -329,10 +338,10 @@ def _test_fold(net, bags:dict, sp:dict, y_of:dict, out:Path, i:int) -> dict:
     return row
 
 # %% ../nbs/09_subtyping.ipynb #1849bffa
-def train_subtype(csv_path, features, out, splits=None, label_col=None, label_map=None, folds=None, **settings) -> list[dict]:
+def train_subtype(csv_path, features, out, splits=None, label_col=None, label_map=None, folds=None, case_col="case_id", **settings) -> list[dict]:
     "Train and evaluate the slide model on every split; returns the summary rows (also written to `out/summary.csv`)."
     args = train_args(**settings); out = Path(out)
-    t = read_labels(csv_path, label_col, label_map)
+    t = read_labels(csv_path, label_col, label_map, case_col)
     ids, y_of = t["slide_ids"], dict(zip(t["slide_ids"], t["labels"].tolist()))
     cases = case_labels(t["case_ids"], t["labels"])
     split_list = _subtype_splits(t, cases, splits, args)

@@ -24,8 +24,9 @@ __all__ = ['SEG_PRESETS', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'SlideError', 
            'ResolutionError', 'RegionReadError', 'SegmentationError', 'target_scale', 'SlideWarning', 'recorded_mpp',
            'resolve_mpp', 'WSI', 'SegParams', 'seg_params', 'saturation_mask', 'close_mask', 'tissue_contours',
            'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid', 'patch_coords', 'plot_tissue', 'plot_region',
-           'RegionDataset', 'save_coords', 'load_coords', 'find_slides', 'read_manifest', 'update_manifest',
-           'save_figure', 'grid_with_thumbnail', 'empty_reason', 'clear_temporaries', 'tile_slide', 'tile_slides']
+           'RegionDataset', 'save_coords', 'load_coords', 'check_slide_id', 'read_rows', 'find_slides', 'read_manifest',
+           'update_manifest', 'save_figure', 'grid_with_thumbnail', 'empty_reason', 'clear_temporaries', 'tile_slide',
+           'tile_slides']
 
 # %% ../nbs/01_wsi.ipynb #0633dbfd
 class SlideError(Exception):
@@ -408,9 +409,24 @@ def _flag(v, where:str) -> bool:
     if v in ("", "0", "false", "no", "n"): return False
     raise ValueError(f"{where}: force_mpp must be yes/no, true/false or 1/0, got {v!r}")
 
+def check_slide_id(slide_id, where) -> str:
+    "`slide_id` if it is a plain file name, else a ValueError naming `where`: it names files inside the output folder (and feature files inside a features folder), so it must not be able to point anywhere else."
+    s = str(slide_id)
+    if not s.strip() or s in (".", "..") or any(c in s for c in "/\\") or any(ord(c) < 32 for c in s) or len(s.encode()) > 200:
+        raise ValueError(f"{where}: slide_id {s!r} is not a plain file name (no '/', '\\', '..' or control characters, "
+                         "at most 200 bytes): it names the files written inside the output folder")
+    return s
+
+def read_rows(p) -> list[dict]:
+    "Rows of a CSV as dicts, whether or not it starts with a UTF-8 byte-order mark (Excel's 'CSV UTF-8'), with the header names stripped of spaces."
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        r = csv.DictReader(fh)
+        if r.fieldnames: r.fieldnames = [(f or "").strip() for f in r.fieldnames]
+        return list(r)
+
 def _csv_slides(p:Path, mpp, force:bool) -> list[dict]:
     "Rows of a slide list CSV: `path` (relative to the CSV), optional `slide_id`, `mpp`, `force_mpp`."
-    with open(p, newline="") as fh: rows = list(csv.DictReader(fh))
+    rows = read_rows(p)
     if not rows or "path" not in rows[0]: raise ValueError(f"{p}: a slide list needs a 'path' column")
     out = []
     for i, r in enumerate(rows, start=2):                     # line numbers as an editor shows them (line 1: the header)
@@ -418,7 +434,7 @@ def _csv_slides(p:Path, mpp, force:bool) -> list[dict]:
         try: m = float(r["mpp"]) if r.get("mpp") else mpp
         except ValueError: raise ValueError(f"{p}, line {i}: mpp {r['mpp']!r} is not a number") from None
         f = _flag(r["force_mpp"], f"{p}, line {i}") if "force_mpp" in r and (r["force_mpp"] or "").strip() else force
-        out.append(dict(path=sp, slide_id=r.get("slide_id") or sp.stem, mpp=m, force_mpp=f))
+        out.append(dict(path=sp, slide_id=check_slide_id(r.get("slide_id") or sp.stem, f"{p}, line {i}"), mpp=m, force_mpp=f))
     return out
 
 # %% ../nbs/01_wsi.ipynb #990c0c2c
@@ -512,7 +528,7 @@ def _tile_locked(path:Path, out:Path, slide_id:str, row:dict, mpp, force_mpp, ta
 def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=0.05,
                seg:SegParams|None=None, overwrite:bool=False, force_mpp:bool=False) -> dict:
     "Segment and grid one slide, holding its lock `OUT/.locks/<slide_id>.lock`; write its coords h5 and thumbnail under `out`; return its manifest row (status `busy` if another process holds the slide)."
-    out, path = Path(out), Path(path); slide_id = slide_id or path.stem
+    out, path = Path(out), Path(path); slide_id = check_slide_id(slide_id or path.stem, path)
     row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
     try:
         with exclusive(out/".locks"/f"{slide_id}.lock", what=f"{slide_id} ({path})"):

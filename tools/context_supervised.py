@@ -9,8 +9,14 @@ regions of 07's probe) by exact Mann–Whitney AUC, and logs the std of the posi
     OMP_NUM_THREADS=1 python tools/context_supervised.py STEPS BATCH LR DEPTH OUT.json [INIT.pth] [SEED]
     (the recorded run: 3000 32 5e-4 2 tools/context_supervised.json; its weights go to OUT.pt;
     a second stage continues from the shipped weights: 3000 32 3e-4 2 OUT2.json hipt_nb/assets/context_supervised.pth 1)
+    --fixed: steps vs examples. Batches are drawn (with replacement) from the 160 training regions of 07's probe only
+    (the 100 x 2 nest-pair regions less the 40 held out), the same regions at every step; the AUC is then taken on the 40
+    held-out regions ("auc") and on the 160 training regions ("auc_train").
+    --bf16: autocast to bfloat16 (fp32 master weights).
 """
 import torch, numpy as np, time, math, sys, json
+FIXED, BF16 = "--fixed" in sys.argv, "--bf16" in sys.argv
+sys.argv = [a for a in sys.argv if a not in ("--fixed", "--bf16")]
 if sys.argv[1] == "ship":        # python tools/context_supervised.py ship STAGE1.json STAGE2.json: the continued weights → hipt_nb/assets
     from hipt_nb.data import assets_dir
     from hipt_nb.dino4k import nest_pairs, region_cls
@@ -44,9 +50,11 @@ out = sys.argv[5]
 init = sys.argv[6] if len(sys.argv) > 6 else None
 seed = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 bank = {k: torch.from_numpy(v) for k, v in np.load(context_cohort()/"bank.npz").items()}
-Xe, ye, _ = nest_pairs(context_cohort())
+Xe, ye, ho = nest_pairs(context_cohort())
+if FIXED: Xt, yt, Xe, ye = Xe[~ho], torch.tensor(ye[~ho], dtype=torch.float32), Xe[ho], ye[ho]
 rng = np.random.default_rng(123 + seed); torch.manual_seed(seed)
 def batch(B):
+    if FIXED: i = torch.from_numpy(rng.integers(0, len(Xt), B)); return Xt[i], yt[i]
     X, y = [], []
     for _ in range(B//2):
         t = TISSUES[int(rng.integers(2))]; k = int(rng.integers(12, 33))
@@ -61,21 +69,26 @@ if init:                                   # continue from saved weights (fp16 i
 params = list(vit.parameters()) + list(head.parameters())
 opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
 warm = max(1, steps//20)
+def scores(X):
+    with torch.inference_mode(): return torch.cat([head(vit(to_grid(X[i:i+50], 16, 16)))[:, 0] for i in range(0, len(X), 50)]).float().numpy()
 def evaluate():
-    vit.eval()
-    with torch.inference_mode(): s = torch.cat([head(vit(to_grid(Xe[i:i+50], 16, 16)))[:, 0] for i in range(0, len(Xe), 50)]).numpy()
-    vit.train(); return mw_auc(ye, s)
+    vit.eval(); a = mw_auc(ye, scores(Xe))
+    if FIXED: a = (a, mw_auc(yt.numpy(), scores(Xt)))
+    vit.train(); return a
 log = []; t0 = time.time()
 for it in range(steps + 1):
     if it % max(1, steps//12) == 0:
-        a = evaluate(); log.append(dict(it=it, auc=a, s=round(time.time()-t0), pos_std=float(vit.pos_embed.std())))
+        a = evaluate(); a, extra = (a if FIXED else (a, None))
+        log.append(dict(it=it, auc=a, s=round(time.time()-t0), pos_std=float(vit.pos_embed.std()), **({"auc_train": extra} if FIXED else {})))
         print(json.dumps(log[-1]), flush=True)
         json.dump(log, open(out, "w"))
     if it == steps: break
     g = lr*min(1, (it+1)/warm)*0.5*(1+math.cos(math.pi*max(0, it-warm)/(steps-warm)))
     for p in opt.param_groups: p["lr"] = g
     X, y = batch(B)
-    loss = F.binary_cross_entropy_with_logits(head(vit(to_grid(X, 16, 16)))[:, 0], y)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
+        logit = head(vit(to_grid(X, 16, 16)))[:, 0]
+    loss = F.binary_cross_entropy_with_logits(logit.float(), y)
     opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(params, 1.0); opt.step()
     if it % 50 == 0: print(f"it {it} loss {loss.item():.4f} {time.time()-t0:.0f}s", flush=True)
 torch.save({"vit4k": vit.state_dict(), "head": head.state_dict(), "log": log}, out.replace(".json", ".pt"))

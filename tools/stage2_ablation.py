@@ -68,16 +68,24 @@ def score_row(row:str, work:Path, iters:int, keep:int, seed:int) -> dict:
         curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho]), **collapse_check(run/f"checkpoint{it:07d}.pth", X[ho])}
     base = {"random_vit4k_auc": nest_probe(region_cls(vit4k_from_checkpoint(ctx/"vit4k_random.pth"), X), y, ho),
             "mean_patch_auc": nest_probe(X.mean(1).numpy(), y, ho)}
-    loss = [float(r.split(",")[2]) for r in (run/"log.csv").read_text().strip().splitlines()[1:]]
+    log = [r.split(",") for r in (run/"log.csv").read_text().strip().splitlines()[1:]]
+    loss = [float(r[2]) for r in log]
     return dict(design=design, variant=variant, seed=seed, iterations=iters, regions_seen=iters*16, curve=curve,
-                loss_last100=round(float(np.mean(loss[-100:])), 4), **base)
+                loss_first=loss[0], loss_last100=round(float(np.mean(loss[-100:])), 4),
+                train_seconds=round(float(log[-1][-1])), **base)     # log.csv's seconds: training time, summed over resumed calls
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("work", type=Path); ap.add_argument("out", type=Path)
     ap.add_argument("--iters", type=int, default=1500); ap.add_argument("--keep", type=int, default=500)
     ap.add_argument("--rows", default=",".join(ROWS)); ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fixed", type=Path, help="also store the steps-vs-examples run (tools/context_supervised.py --fixed, its OUT.json) in the record")
     a = ap.parse_args(); torch.set_num_threads(1)
     rec = json.loads(a.out.read_text()) if a.out.exists() else {"rows": {}}
+    if a.fixed is not None:
+        rec["steps_vs_examples"] = dict(command="OMP_NUM_THREADS=1 python tools/context_supervised.py 3000 32 5e-4 2 OUT.json --fixed --bf16",
+                                        what="the supervised learner of notebook 07 (2-block ViT_4096-256 + linear head, AdamW, the first run's recipe: "
+                                             "3,000 steps of 32 regions, lr 5e-4, seed 0) on the 160 training regions of the probe only, drawn with "
+                                             "replacement, bf16 autocast; auc: the 40 held-out regions, auc_train: the 160", curve=json.loads(a.fixed.read_text()))
     for row in a.rows.split(","):
         if row not in ROWS: raise SystemExit(f"unknown row {row!r}; choose from {ROWS}")
         key = f"{row}:s{a.seed}"
