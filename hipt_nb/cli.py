@@ -16,11 +16,11 @@ from .wsi import SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp,
 
 # %% auto #0
 __all__ = ['TORCH_FIX', 'STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command',
-           'positive_float', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software', 'check_device',
-           'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report', 'tile_command',
-           'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command', 'load_trained',
-           'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command', 'add_training_args',
-           'heatmap_command', 'build_parser', 'check_out', 'main', 'cli_reference']
+           'positive_float', 'fraction', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software',
+           'check_device', 'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report',
+           'tile_command', 'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command',
+           'load_trained', 'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command',
+           'add_training_args', 'heatmap_command', 'build_parser', 'check_out', 'main', 'cli_reference']
 
 # %% ../nbs/13_cli.ipynb #77890e0c
 def format_info(info:dict, target_mpp:float=0.5) -> str:
@@ -30,7 +30,9 @@ def format_info(info:dict, target_mpp:float=0.5) -> str:
              f"level-0 size     {info['width']} x {info['height']} px"]
     mpp = info.get("mpp_x")
     src = {"given": " (given with --mpp)", "forced": " (forced with --force-mpp)"}.get(info.get("mpp_source"), "")
-    lines.append(f"mpp              {mpp:g} µm/px{src}" if mpp else "mpp              unknown: the file does not record it; pass --mpp")
+    if mpp is not None and not (math.isfinite(mpp) and mpp > 0):
+        lines.append(f"mpp              {mpp:g} recorded, which is not a pixel size; pass --mpp with --force-mpp"); mpp = None
+    else: lines.append(f"mpp              {mpp:g} µm/px{src}" if mpp else "mpp              unknown: the file does not record it; pass --mpp")
     op = info.get("objective_power")
     lines.append(f"objective power  {op:g}x" if op else "objective power  not recorded")
     lines.append(f"levels           {len(info['levels'])}")
@@ -47,7 +49,8 @@ def info_command(args) -> int:
     path = Path(args.slide) if args.slide else sample_slide()
     info = slide_info(path)
     if args.mpp is not None or args.force_mpp:                    # the file's mpp wins unless --force-mpp (wsi.resolve_mpp)
-        mpp, info["mpp_source"] = resolve_mpp(path, info["mpp_x"], args.mpp, args.force_mpp)
+        valid = info["mpp_x"] if info["mpp_x"] and math.isfinite(info["mpp_x"]) and info["mpp_x"] > 0 else None   # inf, 0, < 0: none recorded
+        mpp, info["mpp_source"] = resolve_mpp(path, valid, args.mpp, args.force_mpp)
         if info["mpp_source"] != "file": info.update(mpp_x=mpp, mpp_y=mpp)
     else: info["mpp_source"] = "file" if info["mpp_x"] else None
     if info["mpp_source"] is None:
@@ -61,10 +64,17 @@ def info_command(args) -> int:
 
 # %% ../nbs/13_cli.ipynb #44bd573b
 def positive_float(s:str) -> float:
-    "argparse type: a float > 0 (pixel sizes, rates)."
+    "argparse type: a finite float > 0 (pixel sizes, rates)."
     try: v = float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
-    if not v > 0: raise argparse.ArgumentTypeError(f"{s!r} must be > 0")
+    if not (math.isfinite(v) and v > 0): raise argparse.ArgumentTypeError(f"{s!r} must be a finite number > 0")
+    return v
+
+def fraction(s:str) -> float:
+    "argparse type: a float in [0, 1] (tissue fractions)."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"{s!r} must be a fraction between 0 and 1")
     return v
 
 def add_mpp_args(p:argparse.ArgumentParser, csv:bool=False):
@@ -112,6 +122,8 @@ def format_software(s:dict) -> str:
     ok = "NOT working with this torch, see the error below" if s["problem"] else "its compiled operators load with this torch"
     return f"torch            {s['torch']} ({build})\ntorchvision      {s['torchvision']} ({ok})"
 
+
+# %% ../nbs/13_cli.ipynb #3ded1acd
 def check_device(device:str|None):
     "Refuse a --device this machine does not have (one line, exit status 2), before any work."
     if device in (None, "cpu"): return
@@ -129,6 +141,7 @@ def ready_to_run(device:str|None=None):
     if s["problem"]: raise ValueError(stack_error(s))
     check_device(device)
 
+
 # %% ../nbs/13_cli.ipynb #d9a45cd8
 def add_tiling_args(p:argparse.ArgumentParser):
     "Slide inputs, segmentation and region-grid flags shared by `tile` and `extract`."
@@ -136,7 +149,7 @@ def add_tiling_args(p:argparse.ArgumentParser):
     p.add_argument("--out", required=True, type=Path, help="output folder")
     add_mpp_args(p, csv=True)
     p.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the regions (default 0.5 = 20x)")
-    p.add_argument("--min-tissue", type=float, default=0.05, help="minimum tissue fraction of a kept region (default 0.05)")
+    p.add_argument("--min-tissue", type=fraction, default=0.05, help="minimum tissue fraction of a kept region (default 0.05)")
     p.add_argument("--preset", choices=sorted(SEG_PRESETS), default="hipt_nb", help="segmentation parameter set (default hipt_nb)")
     g = p.add_argument_group("segmentation overrides (CLAM's names; areas in 512² level-0 units)")
     for f, t in [("seg_level", int), ("sthresh", int), ("mthresh", int), ("close", int), ("a_t", float), ("a_h", float), ("max_n_holes", int)]:
@@ -350,7 +363,7 @@ def _pretrain_parser(sub):
     add_mpp_args(s1, csv=True)
     s1.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the patches (default 0.5 = 20x)")
     s1.add_argument("--stride", type=int, help="patch lattice step in target pixels (default 256; smaller: overlapping patches)")
-    s1.add_argument("--min-tissue", type=float, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
+    s1.add_argument("--min-tissue", type=fraction, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
     s1.add_argument("--stain-jitter", type=float, metavar="SIGMA", help="also scale each view's haematoxylin and eosin amounts by "
                     "independent factors exp(U(-SIGMA, SIGMA)) (colour deconvolution; DAB untouched); default 0: the paper's augmentation")
     s1.add_argument("--normalize", choices=["half", "imagenet"], help="input normalisation: mean=std=0.5 (default, as HIPT's inference) or ImageNet's")
@@ -624,6 +637,8 @@ def _heatmap_checks(args, wsi) -> tuple:
     else: coords = []                          # --max-regions 0: only the slide-level map
     return att, model, what, coords
 
+
+# %% ../nbs/13_cli.ipynb #bd03a466
 def heatmap_command(args) -> int:
     "Run `hipt_nb heatmap`."
     args.slide = Path(args.slide) if args.slide else sample_slide()
@@ -645,6 +660,7 @@ def heatmap_command(args) -> int:
             written.append(slide_heatmap(wsi, boxes, A, args.out, f"slide model {Path(args.slide_model).name}", box0=side, title=title))
     print(f"heatmap: {len(written)} PNG file(s) in {args.out}")
     return 0
+
 
 # %% ../nbs/13_cli.ipynb #958436ef
 def _heatmap_parser(sub):
@@ -701,6 +717,8 @@ def _one_line(command:str):
         tqdm.write(f"hipt_nb {command}: warning: {message}", file=sys.stderr)
     return show
 
+
+# %% ../nbs/13_cli.ipynb #fc42109b
 def main(argv=None) -> int:
     "Entry point of the `hipt_nb` console command."
     p = build_parser(); args, extra = p.parse_known_args(argv)
@@ -714,6 +732,10 @@ def main(argv=None) -> int:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e          # a KeyError's str() adds quotes
             print(f"hipt_nb {args.command}: error: {msg}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:                   # Ctrl-C: one line; outputs are written under temporary names, so a rerun resumes
+            print(f"\nhipt_nb {args.command}: interrupted; finished outputs are kept and a rerun resumes the rest", file=sys.stderr)
+            return 130
+
 
 # %% ../nbs/13_cli.ipynb #94b75014
 def cli_reference() -> str:

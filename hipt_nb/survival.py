@@ -123,6 +123,7 @@ def train_survival(csv_path, features, out, splits=None, folds=None, **settings)
     y_of, c_of, t_of = dict(zip(ids, Y.tolist())), dict(zip(ids, pts["censorship"].tolist())), dict(zip(ids, pts["times"].tolist()))
     split_list = kfold_cases(ids, Y, args.k, args.seed) if splits is None else read_splits(splits)
     bags = patient_bags(features, pts, feature_key(args))               # every feature file checked before anything is written
+    build_slide_model(args, args.n_bins)                                # and the model (a bad --vit4k): a refused run writes nothing
     run_lock = hold(out/".locks"/"run.lock", f"training run {out}")     # one live writer per output folder
     write_splits(out/"splits", split_list)
     rows = []

@@ -346,6 +346,7 @@ def train_subtype(csv_path, features, out, splits=None, label_col=None, label_ma
     cases = case_labels(t["case_ids"], t["labels"])
     split_list = _subtype_splits(t, cases, splits, args)
     bags = load_bags(features, ids, feature_key(args))                  # every feature file checked before anything is written
+    build_slide_model(args, len(t["classes"]))                          # and the model (a bad --vit4k): a refused run writes nothing
     run_lock = hold(out/".locks"/"run.lock", f"training run {out}")     # one live writer per output folder
     write_splits(out/"splits", split_list)
     case_of = dict(zip(ids, t["case_ids"]))

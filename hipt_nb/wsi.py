@@ -64,7 +64,7 @@ def recorded_mpp(osr) -> float|None:
     "The mean of the mpp the slide records in x and y, or None if it records none (or nonsense)."
     try: v = [float(osr.properties[k]) for k in (openslide.PROPERTY_NAME_MPP_X, openslide.PROPERTY_NAME_MPP_Y) if osr.properties.get(k)]
     except ValueError: return None
-    return float(np.mean(v)) if v and all(x > 0 for x in v) else None
+    return float(np.mean(v)) if v and all(np.isfinite(x) and x > 0 for x in v) else None
 
 def resolve_mpp(path, recorded:float|None, mpp:float|None=None, force_mpp:bool=False, tol:float=0.05) -> tuple[float, str]:
     "(mpp, source): the `recorded` one ('file'); the given `mpp` only where the file records none ('given'), or with `force_mpp` ('forced', warned)."
@@ -382,6 +382,23 @@ def load_coords(path) -> tuple[np.ndarray, dict]:
             return f["coords"][:].astype(np.int64).reshape(-1, 2), dict(f["coords"].attrs)
     except OSError as e: raise ValueError(f"{path}: cannot read as HDF5 ({e})") from None
 
+# %% ../nbs/01_wsi.ipynb #f0277f26
+def check_slide_id(slide_id, where) -> str:
+    "`slide_id` if it is a plain file name, else a ValueError naming `where`: it names files inside the output folder (and feature files inside a features folder), so it must not be able to point anywhere else."
+    s = str(slide_id)
+    if not s.strip() or s in (".", "..") or any(c in s for c in "/\\") or any(ord(c) < 32 for c in s) or len(s.encode()) > 200:
+        raise ValueError(f"{where}: slide_id {s!r} is not a plain file name (no '/', '\\', '..' or control characters, "
+                         "at most 200 bytes): it names the files written inside the output folder")
+    return s
+
+def read_rows(p) -> list[dict]:
+    "Rows of a CSV as dicts, whether or not it starts with a UTF-8 byte-order mark (Excel's 'CSV UTF-8'), with the header names stripped of spaces."
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        r = csv.DictReader(fh)
+        if r.fieldnames: r.fieldnames = [(f or "").strip() for f in r.fieldnames]
+        return list(r)
+
+
 # %% ../nbs/01_wsi.ipynb #a1882dc1
 SLIDE_EXTENSIONS = (".svs", ".tif", ".tiff", ".ndpi", ".vms", ".vmu", ".scn", ".mrxs", ".bif", ".svslide", ".dcm")
 
@@ -408,21 +425,6 @@ def _flag(v, where:str) -> bool:
     if v in ("1", "true", "yes", "y"): return True
     if v in ("", "0", "false", "no", "n"): return False
     raise ValueError(f"{where}: force_mpp must be yes/no, true/false or 1/0, got {v!r}")
-
-def check_slide_id(slide_id, where) -> str:
-    "`slide_id` if it is a plain file name, else a ValueError naming `where`: it names files inside the output folder (and feature files inside a features folder), so it must not be able to point anywhere else."
-    s = str(slide_id)
-    if not s.strip() or s in (".", "..") or any(c in s for c in "/\\") or any(ord(c) < 32 for c in s) or len(s.encode()) > 200:
-        raise ValueError(f"{where}: slide_id {s!r} is not a plain file name (no '/', '\\', '..' or control characters, "
-                         "at most 200 bytes): it names the files written inside the output folder")
-    return s
-
-def read_rows(p) -> list[dict]:
-    "Rows of a CSV as dicts, whether or not it starts with a UTF-8 byte-order mark (Excel's 'CSV UTF-8'), with the header names stripped of spaces."
-    with open(p, newline="", encoding="utf-8-sig") as fh:
-        r = csv.DictReader(fh)
-        if r.fieldnames: r.fieldnames = [(f or "").strip() for f in r.fieldnames]
-        return list(r)
 
 def _csv_slides(p:Path, mpp, force:bool) -> list[dict]:
     "Rows of a slide list CSV: `path` (relative to the CSV), optional `slide_id`, `mpp`, `force_mpp`."

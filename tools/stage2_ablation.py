@@ -20,7 +20,7 @@ atomically after every row, with the wall time of each row summed over calls.
 import argparse, json, os, sys, time
 from pathlib import Path
 import numpy as np, torch
-from hipt_nb.cohort_features import context_cohort
+from hipt_nb.cohort_features import context_cohort, read_truth
 from hipt_nb.core import to_grid
 from hipt_nb.dino import DINOHead, MultiCropModel, read_checkpoint
 from hipt_nb.dino4k import dino4k_args, nest_pairs, nest_probe, region_cls, train_stage2
@@ -50,22 +50,38 @@ def train_row(row:str, work:Path, iters:int, keep:int, seed:int) -> float:
                  resume=run/"checkpoint.pth" if (run/"checkpoint.pth").exists() else None, progress=False)
     return time.time() - t0
 
-def collapse_check(ck_path, X) -> dict:
-    "DINO's collapse check on regions X [n, 256, 384]: entropy of the kept teacher's centred output at temperature 0.04, per region and of the mean over regions, over log K."
+def purity(assign:np.ndarray, g:np.ndarray) -> float:
+    "Share of regions whose group is the majority group of their prototype (1: the prototypes sort the regions by g)."
+    return float(sum(np.unique(g[assign == a], return_counts=True)[1].max() for a in np.unique(assign))/len(g))
+
+def collapse_check(ck_path, X, groups:dict|None=None) -> dict:
+    """DINO's collapse check on regions X [n, 256, 384]: entropy of the kept teacher's centred output at temperature 0.04, per region and of the
+    mean over regions, over log K; and what the teacher's prototypes sort the regions by: the purity of its argmax prototype for each grouping
+    in `groups` (name -> labels), beside the purity of the same grouping shuffled (mean of 200 permutations)."""
     ck = read_checkpoint(ck_path); a = ck["args"]
     m = MultiCropModel(vit4k_xs(depth=a.depth), DINOHead(192, a.out_dim)).eval()
     m.load_state_dict({k.replace("module.", ""): v for k, v in ck["teacher"].items()})
-    with torch.inference_mode(): p = torch.softmax((m(to_grid(X, 16, 16)) - ck["dino_loss"]["center"])/a.teacher_temp, -1).double()
+    with torch.inference_mode(): z = (m(to_grid(X, 16, 16)) - ck["dino_loss"]["center"])/a.teacher_temp
+    p = torch.softmax(z, -1).double()
     ent = lambda q: -(q*q.clamp_min(1e-300).log()).sum(-1)
-    return {"teacher_entropy_sample": float(ent(p).mean()/np.log(a.out_dim)), "teacher_entropy_mean": float(ent(p.mean(0))/np.log(a.out_dim))}
+    out = {"teacher_entropy_sample": float(ent(p).mean()/np.log(a.out_dim)), "teacher_entropy_mean": float(ent(p.mean(0))/np.log(a.out_dim))}
+    if groups:
+        assign = z.argmax(-1).numpy(); rng = np.random.default_rng(0); out["prototypes_used"] = int(len(np.unique(assign)))
+        for name, g in groups.items():
+            g = np.asarray(g); out[f"purity_{name}"] = purity(assign, g)
+            out[f"purity_{name}_shuffled"] = float(np.mean([purity(assign, rng.permutation(g)) for _ in range(200)]))
+    return out
 
 def score_row(row:str, work:Path, iters:int, keep:int, seed:int) -> dict:
     design, variant = row.split(":"); run = work/f"{design}_{variant}_s{seed}"
     ctx = context_cohort(**({} if design == "nest" else {"design": design})); X, y, ho = nest_pairs(ctx)
+    truth = read_truth(ctx); k = np.array([int(r["nest_size"]) for r in truth])        # the rows of nest_pairs, in order
+    groups = {"tissue": [r["tissue"] for r in truth], "label": y, "lesion_tiles": k > np.median(k)}
     curve = {}
     for it in range(keep, iters + 1, keep):
         v = vit4k_from_checkpoint(run/f"checkpoint{it:07d}.pth")
-        curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho]), **collapse_check(run/f"checkpoint{it:07d}.pth", X[ho])}
+        curve[it] = {"probe_auc": nest_probe(region_cls(v, X), y, ho), **diagnostics(v, X[ho]), **collapse_check(run/f"checkpoint{it:07d}.pth", X[ho]),
+                     **{f"all_{k}": v for k, v in collapse_check(run/f"checkpoint{it:07d}.pth", X, groups).items() if k.startswith(("purity", "prototypes"))}}
     base = {"random_vit4k_auc": nest_probe(region_cls(vit4k_from_checkpoint(ctx/"vit4k_random.pth"), X), y, ho),
             "mean_patch_auc": nest_probe(X.mean(1).numpy(), y, ho)}
     log = [r.split(",") for r in (run/"log.csv").read_text().strip().splitlines()[1:]]
@@ -93,8 +109,11 @@ def main():
         r = score_row(row, a.work, a.iters, a.keep, a.seed)
         r["wall_seconds"] = round(rec["rows"].get(key, {}).get("wall_seconds", 0) + secs)
         rec["rows"][key] = r
-        rec.update(command=" ".join(["OMP_NUM_THREADS=1 python tools/stage2_ablation.py WORK OUT.json", *sys.argv[3:]]),
-                   torch=torch.__version__, machine=os.uname().machine)
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), os.uname().machine)
+        done = ",".join(k.rsplit(":", 1)[0] for k in rec["rows"])       # every row of the record, whichever call trained it
+        rec.update(command=f"OMP_NUM_THREADS=1 python tools/stage2_ablation.py WORK OUT.json --iters {a.iters} --keep {a.keep} --seed {a.seed} --rows {done}"
+                           + (" --fixed FIXED.json" if "steps_vs_examples" in rec else ""),
+                   torch=torch.__version__, machine=f"{cpu}, {os.cpu_count()} cores; one thread per row, two or three rows at a time")
         tmp = a.out.with_suffix(".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(a.out)
         last = r["curve"][str(a.iters)] if str(a.iters) in r["curve"] else r["curve"][a.iters]
         print(key, {k: round(v, 4) for k, v in last.items()}, "random", round(r["random_vit4k_auc"], 3), "mean patch",
