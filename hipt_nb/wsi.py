@@ -388,7 +388,7 @@ def check_slide_id(slide_id, where) -> str:
     s = str(slide_id)
     if not s.strip() or s in (".", "..") or any(c in s for c in "/\\") or any(ord(c) < 32 for c in s) or len(s.encode()) > 200:
         raise ValueError(f"{where}: slide_id {s!r} is not a plain file name (no '/', '\\', '..' or control characters, "
-                         "at most 200 bytes): it names the files written inside the output folder")
+                         "at most 200 bytes): slide ids name the files inside the output and features folders")
     return s
 
 def read_rows(p) -> list[dict]:
