@@ -21,6 +21,7 @@ def render(nb_path=NB) -> str:
         if cell["cell_type"] == "markdown": parts.append(src.strip()); continue
         if cell["cell_type"] != "code" or re.search(r"^#\|\s*hide", src, re.M): continue
         code = "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
+        if re.search(r"^#\|\s*echo:\s*false", src, re.M): code = ""          # the output only, as on the website
         lang = "python"
         if code.startswith("%%sh"): lang, code = "sh", code[len("%%sh"):].strip()      # a shell cell reads as shell
         if code: parts.append(f"```{lang}\n{code}\n```")
