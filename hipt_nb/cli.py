@@ -16,7 +16,7 @@ from .wsi import SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp,
 
 # %% auto #0
 __all__ = ['TORCH_FIX', 'STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command',
-           'positive_float', 'fraction', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software',
+           'positive_float', 'fraction', 'seconds', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software',
            'check_device', 'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report',
            'tile_command', 'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command',
            'load_trained', 'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command',
@@ -44,6 +44,8 @@ def format_info(info:dict, target_mpp:float=0.5) -> str:
         lines.append(f"4096² regions    {rows} x {cols} lattice at {target_mpp:g} µm/px (before tissue filtering)")
     return "\n".join(lines)
 
+
+# %% ../nbs/13_cli.ipynb #77890e0d
 def info_command(args) -> int:
     "Run `hipt_nb info`."
     path = Path(args.slide) if args.slide else sample_slide()
@@ -58,6 +60,9 @@ def info_command(args) -> int:
     if args.slide_only:
         print(json.dumps(info, indent=2) if args.json else format_info(info)); return 0
     sw = torch_stack()                                   # imports torch: a few seconds, hence --slide-only
+    if not sw["problem"]:
+        from hipt_nb.extract import auto_precision
+        sw["precision_auto"] = {d: dict(zip(("precision", "why"), auto_precision(d))) for d in ["cpu"] + (["cuda"] if sw["gpus"] else [])}
     print(json.dumps({**info, "software": sw}, indent=2) if args.json else format_info(info) + "\n" + format_software(sw))
     if sw["problem"]: print(f"hipt_nb info: error: {stack_error(sw)}", file=sys.stderr); return 2
     return 0
@@ -75,6 +80,13 @@ def fraction(s:str) -> float:
     try: v = float(s)
     except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
     if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"{s!r} must be a fraction between 0 and 1")
+    return v
+
+def seconds(s:str) -> float:
+    "argparse type: a finite number of seconds ≥ 0."
+    try: v = float(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
+    if not (math.isfinite(v) and v >= 0): raise argparse.ArgumentTypeError(f"{s!r} must be a finite number of seconds ≥ 0")
     return v
 
 def add_mpp_args(p:argparse.ArgumentParser, csv:bool=False):
@@ -120,7 +132,8 @@ def stack_error(s:dict) -> str:
 def format_software(s:dict) -> str:
     build = f"CUDA {s['cuda']} build, {s['gpus']} GPU(s) visible" if s["cuda"] else "CPU-only build" if not s["problem"] else "not checked"
     ok = "NOT working with this torch, see the error below" if s["problem"] else "its compiled operators load with this torch"
-    return f"torch            {s['torch']} ({build})\ntorchvision      {s['torchvision']} ({ok})"
+    auto = "".join(f"\nprecision auto   {v['precision']} on {d} ({v['why']})" for d, v in s.get("precision_auto", {}).items())
+    return f"torch            {s['torch']} ({build})\ntorchvision      {s['torchvision']} ({ok})" + auto
 
 
 # %% ../nbs/13_cli.ipynb #3ded1acd
@@ -155,7 +168,9 @@ def add_tiling_args(p:argparse.ArgumentParser):
     for f, t in [("seg_level", int), ("sthresh", int), ("mthresh", int), ("close", int), ("a_t", float), ("a_h", float), ("max_n_holes", int)]:
         g.add_argument(f"--{f.replace('_', '-')}", type=t, dest=f, help=f"default from the preset ({SegParams.__dataclass_fields__[f].default} in hipt_nb)")
     g.add_argument("--use-otsu", action="store_true", default=None, help="Otsu's threshold instead of --sthresh")
-    p.add_argument("--overwrite", action="store_true", help="redo slides whose outputs exist")
+    p.add_argument("--slide-timeout", type=seconds, default=600, help="give a slide up (failed, the batch goes on) when opening and segmenting it, or "
+                   "reading one region, takes longer than this many seconds, even inside OpenSlide (default 600; 0: no limit)")
+    p.add_argument("--overwrite", action="store_true", help="redo slides whose outputs exist (also stale ones)")
 
 def seg_from_args(args) -> SegParams:
     "The `SegParams` of `--preset` with the overrides given on the command line."
@@ -168,22 +183,24 @@ def slides_or_sample(args) -> list:
     return args.slides or [sample_slide()]
 
 # %% ../nbs/13_cli.ipynb #82f4f367
-STATUSES = ("done", "skipped", "empty", "failed", "busy")
+STATUSES = ("done", "skipped", "empty", "failed", "stale", "busy")
 
 def report(command:str, rows:list, where:str) -> int:
-    "Print a run's status counts, why slides were empty, failed or busy; exit status 1 if any slide failed (a busy slide, another process's, is not a failure)."
+    "Print a run's status counts, why slides were empty, failed or busy; exit status 1 if any slide failed or is stale (a busy slide, another process's, is not a failure)."
     n = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"{command}: {len(rows)} slides: " + ", ".join(f"{v} {k}" for k, v in n.items()) + f"; {where}")
     for r in rows:
         if r["status"] == "empty" and r.get("error"): print(f"  empty: {r['slide_id']}: {r['error']}")
         if r["status"] == "failed": print(f"  failed: {r['error']}", file=sys.stderr)
+        if r["status"] == "stale": print(f"  stale: {r['error']}", file=sys.stderr)
         if r["status"] == "busy": print(f"  busy, left to the other process: {r['error']}", file=sys.stderr)
-    return 1 if n["failed"] else 0
+    return 1 if n["failed"] or n["stale"] else 0
 
 def tile_command(args) -> int:
     "Run `hipt_nb tile`."
     rows = tile_slides(slides_or_sample(args), args.out, mpp=args.mpp, force_mpp=args.force_mpp, target_mpp=args.target_mpp,
-                       min_tissue=args.min_tissue, seg=seg_from_args(args), overwrite=args.overwrite)
+                       min_tissue=args.min_tissue, seg=seg_from_args(args), overwrite=args.overwrite,
+                       slide_timeout=args.slide_timeout)
     return report("tile", rows, f"manifest {args.out/'manifest.csv'}")
 
 def _tile_parser(sub):
@@ -194,7 +211,7 @@ def _tile_parser(sub):
     t.set_defaults(func=tile_command)
 
 # %% ../nbs/13_cli.ipynb #c0f398ed
-PRECISION_CHOICES = ("fp32", "bf16", "fp16")   # the keys of hipt_nb.extract.PRECISIONS, spelled here so that --help needs no torch
+PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")   # auto + the keys of hipt_nb.extract.PRECISIONS, spelled here so that --help needs no torch
 
 def extract_command(args) -> int:
     "Run `hipt_nb extract`."
@@ -205,9 +222,12 @@ def extract_command(args) -> int:
     rows = extract_slides(slides_or_sample(args), args.out, weights=args.weights, vit256=args.vit256, vit4k=args.vit4k, mpp=args.mpp,
                           force_mpp=args.force_mpp, shard=args.shard, device=args.device, batch_size=args.batch_size, seed=args.seed,
                           precision=args.precision, workers=workers, target_mpp=args.target_mpp, min_tissue=args.min_tissue,
-                          seg=seg_from_args(args), overwrite=args.overwrite, progress=not args.no_progress)
+                          seg=seg_from_args(args), overwrite=args.overwrite, progress=not args.no_progress,
+                          slide_timeout=args.slide_timeout)
     return report("extract", rows, f"features in {args.out/'h5_files'}, manifest {args.out/'manifest.csv'}")
 
+
+# %% ../nbs/13_cli.ipynb #c0f398ee
 def _extract_parser(sub):
     x = sub.add_parser("extract", help="slides → HIPT features (h5 per slide), resumable, shardable",
                        description="Segment, grid and embed every 4096² region of each slide with HIPT_4K; write OUT/h5_files/<slide_id>.h5 "
@@ -217,8 +237,10 @@ def _extract_parser(sub):
     x.add_argument("--vit256", type=Path, help="ViT_256-16 DINO checkpoint (with --vit4k)")
     x.add_argument("--vit4k", type=Path, help="ViT_4096-256 DINO checkpoint (with --vit256)")
     x.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
-    x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="fp32", help="autocast precision (bf16/fp16 need hardware support to be fast)")
-    x.add_argument("--workers", type=int, help="DataLoader processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU)")
+    x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="auto", help="autocast precision; auto (default): bf16 on a CPU with "
+                   "bf16 units (AMX or AVX512-bf16) or a GPU with bf16, else fp32; `hipt_nb info` says what auto picks here. Recorded in each h5 and the manifest")
+    x.add_argument("--workers", type=int, help="processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU, "
+                   "where each region is then read by a short-lived forked process under --slide-timeout)")
     x.add_argument("--batch-size", type=int, default=256, help="patches per ViT_256-16 forward (default 256 = one region)")
     x.add_argument("--seed", type=int, default=0, help="seed of the random initialisation when no weights are given")
     x.add_argument("--shard", help="i/n: process only slides i, i+n, ... (job arrays); torchrun's RANK/WORLD_SIZE otherwise")
@@ -260,7 +282,8 @@ def add_pretrain_args(p:argparse.ArgumentParser):
     p.add_argument("--init", type=Path, help="start from this DINO checkpoint's student and teacher (e.g. the official one)")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if OUT holds a run")
     p.add_argument("--device", help="cpu, cuda (default: cuda if available); under torchrun each process takes cuda:LOCAL_RANK")
-    p.add_argument("--precision", choices=list(PRECISION_CHOICES), help="autocast precision (default: fp16 on CUDA as the official runs, fp32 on CPU)")
+    p.add_argument("--precision", choices=list(PRECISION_CHOICES), help="autocast precision, fp32 master weights; auto (default for a new run): "
+                   "fp16 on CUDA as the official runs; on a CPU, bf16 where it has bf16 units (measured 1.44x fp32 for stage 1), else fp32")
     p.add_argument("--batch-size", type=int, dest="batch_size_per_gpu", metavar="N", help="images per process and iteration (default 64)")
     p.add_argument("--workers", type=int, help="DataLoader processes making the views (default 0 on CPU, 4 on CUDA)")
     p.add_argument("--seed", type=int, help="seed of initialisation, data order and augmentation (default 0)")
@@ -270,6 +293,15 @@ def add_pretrain_args(p:argparse.ArgumentParser):
     for flag, dest, typ, h in _DINO_FLAGS: g.add_argument(flag, dest=dest, type=typ, help=h)
 
 # %% ../nbs/13_cli.ipynb #c3601633
+def _auto_precision(s):
+    "Settings `s` with precision None or 'auto' made concrete: fp16 on CUDA (the official runs' use_fp16), else `auto_precision` of the CPU."
+    if s.precision not in (None, "auto"): return s
+    import torch
+    from hipt_nb.extract import auto_precision
+    dev = s.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    s.precision = ("fp16" if getattr(s, "use_fp16", True) else "fp32") if dev.startswith("cuda") else auto_precision(dev)[0]   # stored in the checkpoint
+    return s
+
 def _pretrain_settings(args, defaults):
     "DINO settings: from the checkpoint when resuming (runtime flags may change), else `defaults` with the flags given."
     runtime = ("device", "precision", "workers", "save_every", "keep_every")
@@ -279,12 +311,12 @@ def _pretrain_settings(args, defaults):
         s = read_checkpoint(ck)["args"]
         for k in runtime:
             if getattr(args, k, None) is not None: setattr(s, k, getattr(args, k))
-        return s, ck
+        return _auto_precision(s) if s.precision == "auto" else s, ck
     if (args.out/"checkpoint.pth").exists() and not args.overwrite:
         raise ValueError(f"{args.out/'checkpoint.pth'} exists: pass --resume to continue that run or --overwrite to start again")
     given = {dest: getattr(args, dest) for _, dest, _, _ in _DINO_FLAGS if getattr(args, dest) is not None}
     given.update({k: getattr(args, k) for k in ("device", "precision", "workers", "batch_size_per_gpu", "seed") if getattr(args, k) is not None})
-    s = defaults(**given)
+    s = _auto_precision(defaults(**given))
     if args.workers is None:
         import torch
         s.workers = 4 if (s.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda") else 0
@@ -682,8 +714,9 @@ def _heatmap_parser(sub):
 
 # %% ../nbs/13_cli.ipynb #484f5c4c
 EXIT_STATUS = ("Exit status: 0 when every slide is done, skipped (done before), empty (no tissue: a result) or busy (another running "
-               "process holds it and will record it); 1 when any slide of a batch failed (the others are still processed; each failure "
-               "is one line on stderr and a row of OUT/manifest.csv); 2 for a usage error (a missing or unreadable input, inputs that "
+               "process holds it and will record it); 1 when any slide of a batch failed, or is stale (its finished h5 was made by another run: other "
+               "weights, precision, device or slide; --overwrite replaces it); the others are still processed, and each is one line on stderr "
+               "and a row of OUT/manifest.csv; 2 for a usage error (a missing or unreadable input, inputs that "
                "match no slide, an --out that is a file or not writable, a bad flag or checkpoint): one line naming the input and the problem.")
 
 def build_parser() -> argparse.ArgumentParser:
@@ -719,8 +752,8 @@ def _one_line(command:str):
 
 
 # %% ../nbs/13_cli.ipynb #fc42109b
-def main(argv=None) -> int:
-    "Entry point of the `hipt_nb` console command."
+def _run(argv=None) -> int:
+    "Parse `argv` and run its command; usage errors and Ctrl-C as one line (exit status 2, 130)."
     p = build_parser(); args, extra = p.parse_known_args(argv)
     if extra: getattr(args, "_parser", p).error(f"unrecognized arguments: {' '.join(extra)}")
     with warnings.catch_warnings():
@@ -735,6 +768,14 @@ def main(argv=None) -> int:
         except KeyboardInterrupt:                   # Ctrl-C: one line; outputs are written under temporary names, so a rerun resumes
             print(f"\nhipt_nb {args.command}: interrupted; finished outputs are kept and a rerun resumes the rest", file=sys.stderr)
             return 130
+
+def main(argv=None) -> int:
+    "Entry point of the `hipt_nb` console command."
+    rc = _run(argv)
+    ex = sys.modules.get("hipt_nb.extract")
+    if argv is None and ex is not None and ex.unclosed_h5():   # an h5 whose write failed cannot be closed: HDF5 would crash at exit
+        sys.stdout.flush(); sys.stderr.flush(); os._exit(rc)
+    return rc
 
 
 # %% ../nbs/13_cli.ipynb #94b75014

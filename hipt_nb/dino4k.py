@@ -18,6 +18,7 @@ from .cohorts import mw_auc
 from .core import from_grid, to_grid
 from .data import assets_dir, atomic_path, cached, demo_slide, sha256sum
 from .dino import dino_args, train_dino
+from .extract import check_features, check_tensor
 from .vit import interpolate_pos_embed
 from .vit4k import ViT4K, vit4k_xs
 
@@ -43,6 +44,7 @@ def _region_files(inputs) -> list[Path]:
 def _region_count(f:Path, key:str) -> int:
     "Number of [256, 384] region grids in feature file `f`: an extraction h5 (dataset `key`) or a `.pt` tensor [256, 384] or [M, 256, 384]."
     if f.suffix == ".h5":
+        check_features(f)                                   # finished, float, finite, no links to other files: or one line naming it
         try:
             with h5py.File(f, "r") as h: shape = h[key].shape
         except KeyError: raise ValueError(f"{f}: no {key!r} dataset; is it an extraction h5 (hipt_nb extract)?") from None
@@ -51,7 +53,7 @@ def _region_count(f:Path, key:str) -> int:
     else:
         try: t = torch.load(f, map_location="cpu", mmap=True, weights_only=True)
         except Exception as e: raise ValueError(f"{f}: cannot load as a tensor file ({type(e).__name__}: {e})") from None
-        if not torch.is_tensor(t): raise ValueError(f"{f}: expected a tensor of region features, got {type(t).__name__}")
+        check_tensor(t, f, key)
         shape = tuple(t.shape)
         n = 1 if len(shape) == 2 else shape[0]
     if tuple(shape[-2:]) != (256, 384) or n < 0:

@@ -4,7 +4,8 @@
 
 # %% ../nbs/05_extract.ipynb #786eb94a
 from __future__ import annotations
-import os, signal, sys, time
+import os, re, signal, sys, time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +18,15 @@ from .data import Busy, exclusive, sha256sum
 from .hipt4k import HIPT4K, file_sha256, official_checkpoint, official_paths, to_input
 from .vit import vit256_small
 from .vit4k import vit4k_xs
-from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, grid_with_thumbnail,
-                         load_coords, update_manifest)
+from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, time_limited, grid_with_thumbnail,
+                         load_coords, read_manifest, update_manifest)
 
 # %% auto #0
-__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS', 'Weights', 'resolve_weights', 'widths',
-           'build_model', 'stop_point', 'slide_fingerprint', 'h5_problem', 'check_features', 'RegionError',
-           'extract_slide', 'shard_of', 'extract_slides']
+__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS', 'FEATURE_KEYS',
+           'FEATURE_LIMIT', 'Weights', 'resolve_weights', 'widths', 'build_model', 'cpu_flags', 'auto_precision',
+           'stop_point', 'slide_fingerprint', 'link_problem', 'values_problem', 'dataset_problem', 'shape_problem',
+           'h5_problem', 'check_features', 'check_tensor', 'stale_fields', 'RegionError', 'H5WriteError', 'unclosed_h5',
+           'h5_check', 'h5_writing', 'extract_slide', 'shard_of', 'extract_slides']
 
 # %% ../nbs/05_extract.ipynb #af992c80
 @dataclass
@@ -77,11 +80,32 @@ RANDOM_WARNING = ("WARNING: no checkpoints given and the official ones are not i
 
 # %% ../nbs/05_extract.ipynb #4accacd7
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")       # the CPU instructions that make bf16 matrix products fast
+
+def cpu_flags() -> set:
+    "The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"): return set(line.split(":", 1)[1].split())
+    except OSError: pass
+    return set()
+
+def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
+    "(precision, why) that `--precision auto` picks on `device`: bf16 on a CPU with bf16 units or a GPU that supports bf16, else fp32."
+    if device.startswith("cuda"):
+        if torch.cuda.is_available() and torch.cuda.is_bf16_supported(): return "bf16", f"{torch.cuda.get_device_name(device)} computes in bf16"
+        return "fp32", "this GPU has no bf16 support"
+    if device.split(":")[0] != "cpu": return "fp32", f"bf16 was not measured on {device}"
+    have = [f for f in BF16_CPU_FLAGS if f in (cpu_flags() if flags is None else flags)]
+    if have: return "bf16", f"the CPU has {' and '.join(have)}"
+    return "fp32", "the CPU has no bf16 units (amx_bf16, avx512_bf16), so bf16 would be emulated and slower than fp32"
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):
-    "Test hook at a named point of `extract_slide` (one of `STOP_POINTS`): `HIPT_NB_KILL_AT=name` kills the process here with SIGKILL."
+    "Test hook at a named point of `extract_slide` (one of `STOP_POINTS`, or `reading`): `HIPT_NB_KILL_AT=name` kills the process here with SIGKILL; `HIPT_NB_HANG_AT=name` makes it wait in a C call that never returns (`pause`), as a slide that OpenSlide never finishes reading does."
     if os.environ.get("HIPT_NB_KILL_AT") == name: os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("HIPT_NB_HANG_AT") == name: signal.pause()
 
 def slide_fingerprint(wsi:WSI) -> str:
     "The slide's content identity, however its path is spelled: OpenSlide's `quickhash-1` and the file size (else the file's SHA-256)."
@@ -114,7 +138,7 @@ def _prepare_partial(path:Path, coords, ident:dict, d256:int=384, d4k:int=192) -
         print(f"{path}: not resumed, {why}; starting the slide again", file=sys.stderr)
         path.unlink()
     N = len(coords)
-    with h5py.File(path, "w") as f:
+    with h5_writing(path, "w") as f:
         f.create_dataset("coords", data=np.asarray(coords, np.int64).reshape(-1, 2))
         f.create_dataset("features_cls256", shape=(N, 256, d256), dtype="float32", chunks=(1, 256, d256))
         f.create_dataset("features_cls4k", shape=(N, d4k), dtype="float32")
@@ -122,30 +146,103 @@ def _prepare_partial(path:Path, coords, ident:dict, d256:int=384, d4k:int=192) -
         f.attrs.update(ident); f.attrs["n_done"] = 0
     return 0
 
-# %% ../nbs/05_extract.ipynb #6d02ac89
+# %% ../nbs/05_extract.ipynb #f1a7c001
 FINAL_DATASETS = ("coords", "features_cls256", "features_cls4k", "features_mean256", "features")
 FINAL_ATTRS = ("patch_size", "target_mpp", "level0_mpp", "vit256_sha256", "vit4k_sha256", "precision")
+FEATURE_KEYS = FINAL_DATASETS[1:]
+FEATURE_LIMIT = 1e6            # |x| beyond this is no ViT output but an overflow waiting to happen (float32 ends at 3.4e38)
 
+def link_problem(f, k:str) -> str|None:
+    "Why the entry `k` of the open h5 `f` is not a plain dataset of this file: missing, a link (never followed), a group, virtual; None if it is one."
+    link = f.get(k, getlink=True)
+    if link is None: return f"no dataset {k}"
+    if isinstance(link, h5py.ExternalLink): return f"{k} is a link to another file ({link.filename}), which is never followed"
+    if isinstance(link, h5py.SoftLink): return f"{k} is a soft link (to {link.path}), which is never followed"
+    d = f[k]
+    if not isinstance(d, h5py.Dataset): return f"{k} is a group, not a dataset"
+    if d.is_virtual: return f"{k} is a virtual dataset (its values live in other files)"
+    return None
+
+def values_problem(x, k:str, start:int=0) -> str|None:
+    "Why the array `x` (rows `start`… of features `k`) is unusable: a dtype other than float32/float64, or a value NaN, infinite or beyond ±`FEATURE_LIMIT`."
+    if x.dtype.kind != "f" or x.dtype.itemsize not in (4, 8): return f"{k} has dtype {x.dtype}; features are float32 or float64"
+    bad = ~(np.abs(x) <= FEATURE_LIMIT)                              # NaN compares False, so it is bad too
+    if bad.any():
+        i = tuple(np.argwhere(bad)[0])
+        return f"{k} holds {x[i]:.3g} at row {start + i[0]} (NaN, infinite or beyond ±{FEATURE_LIMIT:g})"
+    return None
+
+
+# %% ../nbs/05_extract.ipynb #f1a7c002
+def dataset_problem(f, k:str, chunk:int=64) -> str|None:
+    "`link_problem`, then `values_problem` read `chunk` rows at a time; None if dataset `k` of `f` holds usable features."
+    if (p := link_problem(f, k)) is not None: return p
+    d = f[k]
+    if d.dtype.kind != "f" or d.ndim == 0: return f"{k} has dtype {d.dtype} and shape {d.shape}; features are float32 or float64 rows"
+    for s in range(0, len(d), chunk):
+        if (p := values_problem(d[s:s + chunk], k, s)) is not None: return p
+    return None
+
+def shape_problem(f) -> str|None:
+    "Why the final datasets of `f` do not fit together: coords [N, 2] integers, features_cls256 [N, 256, D], features_mean256 [N, D], features_cls4k = features [N, D']."
+    c, p, r, m, g = (f[k].shape for k in FINAL_DATASETS)
+    ok = (len(c) == 2 and c[0] > 0 and c[1] == 2 and len(p) == 3 and p[:2] == (c[0], 256) and m == (c[0], p[2])
+          and len(r) == 2 and r[0] == c[0] and g == r)
+    if not ok: return "datasets of zero or inconsistent shapes (" + ", ".join(f"{k} {f[k].shape}" for k in FINAL_DATASETS) + ")"
+    if f["coords"].dtype.kind not in "iu": return f"coords has dtype {f['coords'].dtype}, not integers"
+    return None
+
+
+# %% ../nbs/05_extract.ipynb #6d02ac89
 def h5_problem(path) -> str|None:
-    "What keeps the feature file `path` from being a finished extraction, in a few words; None if it is complete."
+    "What keeps the feature file `path` from being a finished, safe extraction, in a few words; None if it is one."
     try:
         with h5py.File(path, "r") as f:
-            if "n_done" in f.attrs: return f"unfinished: {int(f.attrs['n_done'])} of {len(f['coords'])} regions computed"
+            if "n_done" in f.attrs: return f"unfinished: {int(f.attrs['n_done'])} of {f['coords'].shape[0]} regions computed"
             missing = [k for k in FINAL_DATASETS if k not in f] + [f"attribute {k}" for k in FINAL_ATTRS if k not in f.attrs]
             if missing: return f"missing {', '.join(missing)}"
-            N = len(f["coords"])
-            if N == 0 or any(len(f[k]) != N for k in FINAL_DATASETS): return "datasets of zero or unequal length"
+            for k in FINAL_DATASETS:                                   # before any shape is read: links are never followed
+                if (p := link_problem(f, k)) is not None: return p
+            for k in FEATURE_KEYS:                                     # dtypes before shapes: a bytes dataset is named as such
+                if f[k].dtype.kind != "f": return f"{k} has dtype {f[k].dtype}; features are float32 or float64"
+            if (p := shape_problem(f)) is not None: return p
+            for k in FEATURE_KEYS:
+                if (p := dataset_problem(f, k)) is not None: return p
             for k in ("features_cls4k", "features_mean256"):
-                x = f[k][:]
-                if not np.isfinite(x).all(): return f"non-finite values in {k}"
-                if (zero := np.flatnonzero(~x.any(1))).size: return f"{zero.size} region(s) never computed (all-zero rows of {k}, first: {zero[0]})"
-    except OSError as e: return f"not readable as HDF5 ({' '.join(str(e).split())})"
+                if (zero := np.flatnonzero(~f[k][:].any(1))).size: return f"{zero.size} region(s) never computed (all-zero rows of {k}, first: {zero[0]})"
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e: return f"not readable as HDF5 ({' '.join(str(e).split())})"
     return None
 
 def check_features(path):
-    "Raise a one-line ValueError naming `path` if it is an incomplete extraction h5."
+    "Raise a one-line ValueError naming `path` if it is not a finished, safe extraction h5 (`h5_problem`)."
     if Path(path).suffix == ".h5" and (p := h5_problem(path)) is not None:
-        raise ValueError(f"{path}: incomplete feature file ({p}); rerun hipt_nb extract on its slide")
+        raise ValueError(f"{path}: incomplete or unusable feature file ({p}); rerun hipt_nb extract on its slide")
+
+def check_tensor(x, path, key:str="features_cls256"):
+    "Raise a one-line ValueError naming `path` unless `x` (a `.pt` file's content) is a float32/float64 tensor of usable values."
+    if not torch.is_tensor(x): raise ValueError(f"{path}: expected a tensor of {key}, got {type(x).__name__}")
+    if x.dtype not in (torch.float32, torch.float64): raise ValueError(f"{path}: {key} has dtype {x.dtype}; features are float32 or float64")
+    if (p := values_problem(x.detach().cpu().numpy(), key)) is not None: raise ValueError(f"{path}: unusable feature file ({p})")
+
+
+# %% ../nbs/05_extract.ipynb #a2b3c4d5
+def _same(a, b) -> bool:
+    "Equal values, h5 attribute (numpy scalar or array) against Python value."
+    try: return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    except Exception: return False
+
+def stale_fields(h5:Path, path:Path, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5, min_tissue:float=0.05, seg=None,
+                 coords_h5=None, device:str="cpu", precision:str="fp32", seed:int=0, **_) -> list[str]:
+    "The identity fields in which the finished `h5` differs from what this run would write for slide `path` ([] if none): weights, seed, precision, device type, pixel sizes, fingerprint, regions."
+    with WSI(path, mpp=mpp, target_mpp=target_mpp, **({"force_mpp": True} if force_mpp else {})) as wsi:
+        want = _identity([], weights, precision, device, seed, wsi)
+    del want["n_regions"]
+    if coords_h5 is None: want.update(coords_source="segmentation", min_tissue=min_tissue, **{f"seg_{k}": v for k, v in vars(seg or SegParams()).items()})
+    with h5py.File(h5, "r") as f:
+        diff = [k for k, v in want.items() if k not in f.attrs or not _same(f.attrs[k], v)]
+        if coords_h5 is not None and not _same(f["coords"][:], load_coords(coords_h5)[0]): diff.append("regions")
+    return diff
+
 
 # %% ../nbs/05_extract.ipynb #ee399294
 class RegionError(ValueError):
@@ -158,6 +255,7 @@ def _reason(e:BaseException) -> str:
 
 def _slide_coords(wsi:WSI, out:Path, slide_id:str, seg, min_tissue:float, coords_h5):
     "(coords, tissue, grid, why empty): from a coordinates file, else by segmentation (its thumbnail saved)."
+    stop_point("reading")
     if coords_h5 is not None:
         coords, cattrs = load_coords(coords_h5)
         if int(cattrs.get("patch_size", 4096)) != 4096: raise ValueError(f"{coords_h5}: patch_size {cattrs.get('patch_size')} is not 4096")
@@ -168,6 +266,7 @@ def _slide_coords(wsi:WSI, out:Path, slide_id:str, seg, min_tissue:float, coords
 def _embed_regions(f, it, coords, done:int, model:HIPT4K, device:str, precision:str, bar):
     "Regions `done`… from loader iterator `it` through `model` into the open partial `f`, one flushed row at a time; a bad region raises RegionError."
     dt, where = PRECISIONS[precision], lambda i: f"region {i} at level-0 ({coords[i][0]}, {coords[i][1]})"
+    ds = {k: f[f"features_{k}"] for k in ("cls256", "cls4k", "mean256")}   # held open: a chunk's write fails at flush, not in a finaliser
     for i in range(done, len(coords)):
         try: item = next(it)
         except Exception as e: raise RegionError(f"{where(i)}: {_reason(e)}") from None
@@ -176,27 +275,75 @@ def _embed_regions(f, it, coords, done:int, model:HIPT4K, device:str, precision:
             o = model.forward_features(x)
         rows = {k: o[k][0].float().cpu().numpy() for k in ("cls256", "cls4k", "mean256")}
         if not all(np.isfinite(v).all() for v in rows.values()): raise RegionError(f"{where(i)}: the model gave NaN or infinite features")
-        for k, v in rows.items(): f[f"features_{k}"][i] = v
-        f.attrs["n_done"] = i + 1; f.flush(); bar.update(1)
+        for k, v in rows.items(): ds[k][i] = v
+        f.attrs["n_done"] = i + 1; f.flush(); h5_check(); bar.update(1)
         stop_point("region")
 
+# %% ../nbs/05_extract.ipynb #b7e1a002
+_UNCLOSED, _H5_ERRORS = [], []     # h5 files HDF5 could not close (kept alive, never finalised); errors HDF5 raised while freeing objects
+
+class H5WriteError(OSError): "Writing an h5 file failed: full disk, file-size limit, read-only folder."
+
+def unclosed_h5() -> int:
+    "How many h5 files this process could not close after a failed write (the command line then exits with `os._exit`)."
+    return len(_UNCLOSED)
+
+def _plain(e:BaseException) -> str:
+    "HDF5's long write error in plain words ('No space left on device (errno 28)'), else the message on one line."
+    m = re.search(r"errno = (\d+)", str(e))
+    return f"{os.strerror(int(m.group(1)))} (errno {m.group(1)})" if m and m.group(1) != "0" else " ".join(str(e).split())
+
+def h5_check():
+    "Raise the first error HDF5 reported while freeing an object inside `h5_writing` (a write that failed out of sight)."
+    if _H5_ERRORS: raise _H5_ERRORS[0]
+
+@contextmanager
+def h5_writing(path, mode:str="r+"):
+    "`h5py.File(path, mode)` for writing; a failed write, also one HDF5 reports only while freeing an object, raises H5WriteError naming `path`."
+    hook = sys.unraisablehook
+    def catch(u):
+        if "h5py" in repr(u.object) or "ObjectID" in repr(u.object): _H5_ERRORS.append(u.exc_value)
+        else: hook(u)
+    _H5_ERRORS.clear(); sys.unraisablehook = catch; f = None
+    try:
+        f = h5py.File(path, mode)
+        yield f
+        f.flush(); h5_check(); f.close(); h5_check()
+    except BaseException as e:
+        err = _H5_ERRORS[0] if _H5_ERRORS else e
+        if f is not None and f.id.valid:
+            try: f.close()
+            except Exception: _UNCLOSED.append(f)                      # its last write failed: HDF5 cannot close it, ever
+        if isinstance(err, (OSError, RuntimeError)) and "errno" in str(err): raise H5WriteError(f"{path}: writing failed: {_plain(err)}") from None
+        raise
+    finally: sys.unraisablehook = hook; _H5_ERRORS.clear()
+
+
 # %% ../nbs/05_extract.ipynb #e04c1835
+def _region_reader(ds:RegionDataset, workers:int, device:str, slide_timeout, path):
+    "Iterator over the batches (of 1) of `ds`: `workers` DataLoader processes reading ahead, or with 0, one forked reader per region; a read that takes longer than `slide_timeout` s raises."
+    if workers:                        # the workers fork here, before the h5 is open, so they never hold it
+        return iter(torch.utils.data.DataLoader(ds, batch_size=1, num_workers=workers, pin_memory=device.startswith("cuda"), prefetch_factor=2,
+                                                timeout=slide_timeout or 0))
+    def read(k):                       # a numpy array: nothing the forked reader must stay alive for, as a torch tensor's shared memory would be
+        i, xy = ds.index[k]; return ds.slides[i].read_region(xy, ds.size)
+    return ({"image": torch.from_numpy(time_limited(read, k, timeout=slide_timeout, path=path))[None]} for k in range(len(ds)))
+
 def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5,
-             min_tissue:float=0.05, seg=None, coords_h5=None, device:str="cpu", precision:str="fp32", workers:int=0, seed:int=0, progress:bool=True) -> dict:
-    "Compute every row of one slide into its partial file and rename it to `h5`; the caller holds the slide's lock."
+             min_tissue:float=0.05, seg=None, coords_h5=None, device:str="cpu", precision:str="fp32", workers:int=0, seed:int=0, progress:bool=True,
+             slide_timeout:float|None=600) -> dict:
+    "Compute every row of one slide into its partial file and rename it to `h5`; the caller holds the slide's lock. Segmentation and each region read are given up after `slide_timeout` s."
     from tqdm import tqdm
     part = h5.with_name(f".{h5.name}.partial")
     with WSI(path, mpp=mpp, target_mpp=target_mpp, **({"force_mpp": True} if force_mpp else {})) as wsi:
-        coords, tissue, grid, why_empty = _slide_coords(wsi, out, slide_id, seg, min_tissue, coords_h5)
+        coords, tissue, grid, why_empty = time_limited(_slide_coords, wsi, out, slide_id, seg, min_tissue, coords_h5, timeout=slide_timeout, path=path)
         stop_point("segmentation")
         if len(coords) == 0: return dict(status="empty", n_regions=0, error=why_empty)
         h5.parent.mkdir(parents=True, exist_ok=True)
         d256, _, d4k = widths(model)
         done = _prepare_partial(part, coords, _identity(coords, weights, precision, device, seed, wsi), d256, d4k)
-        dl = torch.utils.data.DataLoader(RegionDataset([wsi], [coords[done:]]), batch_size=1, num_workers=workers,
-                                         pin_memory=device.startswith("cuda"), prefetch_factor=2 if workers else None)
-        it = iter(dl)                      # fork the reader workers before the h5 is open, so they never hold it
-        with h5py.File(part, "r+") as f, tqdm(total=len(coords), initial=done, desc=slide_id, unit="region", disable=not progress, leave=False) as bar:
+        it = _region_reader(RegionDataset([wsi], [coords[done:]]), workers, device, slide_timeout, path)
+        with h5_writing(part) as f, tqdm(total=len(coords), initial=done, desc=slide_id, unit="region", disable=not progress, leave=False) as bar:
             _embed_regions(f, it, coords, done, model, device, precision, bar)
             _finish(f, wsi, path, coords, tissue, grid, min_tissue, weights, precision, coords_h5, model)
         del it
@@ -208,21 +355,27 @@ def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:W
 def extract_slide(path, out, model:HIPT4K, weights:Weights, slide_id:str|None=None, overwrite:bool=False, **kwargs) -> dict:
     "Extract HIPT features of one slide into `out/h5_files/<slide_id>.h5`, holding the slide's lock; returns its manifest row (`busy`: another live process holds the slide, not for the manifest)."
     out, path = Path(out), Path(path); slide_id = check_slide_id(slide_id or path.stem, path)
-    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
+    row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="", precision=kwargs.get("precision", "fp32"))
     if kwargs.get("precision", "fp32") not in PRECISIONS: raise ValueError(f"unknown precision {kwargs['precision']!r}; choose one of {sorted(PRECISIONS)}")
     try:
         with exclusive(out/".locks"/f"{slide_id}.lock", f"slide {slide_id}"):
             h5 = out/"h5_files"/f"{slide_id}.h5"
-            if h5.exists() and not overwrite:
-                if (problem := h5_problem(h5)) is None:
-                    with h5py.File(h5, "r") as f: return {**row, "status": "skipped", "n_regions": len(f["coords"])}
-                print(f"{h5}: incomplete ({problem}); extracting the slide again", file=sys.stderr)
-            clear_temporaries(out, slide_id)                         # what a killed owner left; no live process writes them now
             t0 = time.time()
-            try: r = _compute(path, h5, out, slide_id, model, weights, **kwargs)
+            try:
+                if h5.exists() and not overwrite:
+                    if (problem := h5_problem(h5)) is None:
+                        if diff := stale_fields(h5, path, weights, **kwargs):
+                            return {**row, "status": "stale", "error": f"{h5}: made by another run: its {', '.join(diff)} "
+                                    f"differ{'s' if len(diff) == 1 else ''} from this run's; --overwrite replaces it"}
+                        with h5py.File(h5, "r") as f: return {**row, "status": "skipped", "n_regions": len(f["coords"])}
+                    print(f"{h5}: incomplete ({problem}); extracting the slide again", file=sys.stderr)
+                clear_temporaries(out, slide_id)                     # what a killed owner left; no live process writes them now
+                r = _compute(path, h5, out, slide_id, model, weights, **kwargs)
             except (SlideError, ValueError, OSError, RuntimeError) as e:
-                h5.with_name(f".{h5.name}.partial").unlink(missing_ok=True)   # a failed slide starts afresh next time
-                r = dict(status="failed", error=f"{path}: {e}" if isinstance(e, RegionError) else " ".join(str(e).split()))
+                try: h5.with_name(f".{h5.name}.partial").unlink(missing_ok=True)   # a failed slide starts afresh next time
+                except OSError: pass                                  # a read-only or vanished folder: the real error is e
+                msg = " ".join(str(e).split())
+                r = dict(status="failed", error=msg if str(path) in msg or isinstance(e, SlideError) else f"{path}: {msg}")
             return {**row, **r, "seconds": round(time.time() - t0, 2)}
     except Busy as e: return {**row, "status": "busy", "error": str(e)}
 
@@ -265,14 +418,18 @@ def _inputs(inputs, mpp):
             out.append(dict(path=Path(sp), slide_id=Path(i).stem, mpp=mpp, coords_h5=Path(i)))
     return sorted(out, key=lambda s: s["slide_id"])
 
+
+# %% ../nbs/05_extract.ipynb #1559850d
 def extract_slides(inputs, out, weights:str|None=None, vit256=None, vit4k=None, mpp:float|None=None, shard:str|None=None,
                    device:str="cpu", batch_size:int=256, seed:int=0, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
-    "Extract every slide of `inputs` that belongs to this process's shard; returns the manifest rows."
+    "Extract every slide of `inputs` that belongs to this process's shard; returns the manifest rows. `precision='auto'` picks one with `auto_precision` (the command line's default)."
     from tqdm import tqdm
     w = resolve_weights(weights, vit256, vit4k)
     if device.startswith("cuda") and ":" not in device and "LOCAL_RANK" in os.environ: device = f"cuda:{os.environ['LOCAL_RANK']}"
     model = build_model(w, seed=seed, patch_batch=batch_size).to(device)     # checkpoints checked before any file is made
+    if kwargs.get("precision") == "auto": kwargs["precision"] = auto_precision(device)[0]   # recorded in every h5 and the manifest
     i, n = shard_of(shard)
+    read_manifest(Path(out)/"manifest.csv")                          # a foreign or endless manifest: refused before any work
     slides = _inputs(inputs, mpp)[i::n]
     if w.random: print(RANDOM_WARNING, file=sys.stderr)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
@@ -280,6 +437,10 @@ def extract_slides(inputs, out, weights:str|None=None, vit256=None, vit4k=None, 
     for s in tqdm(slides, desc=f"extract {i}/{n}" if n > 1 else "extract", unit="slide", disable=not progress):
         r = extract_slide(s["path"], out, model, w, slide_id=s["slide_id"], mpp=s["mpp"], coords_h5=s["coords_h5"], device=device,
                           seed=seed, progress=progress, **{"force_mpp": s.get("force_mpp") or force_mpp, **kwargs})
-        if r["status"] != "busy": update_manifest(out/"manifest.csv", r)    # a busy slide's row belongs to its owner
+        if r["status"] != "busy":                                            # a busy slide's row belongs to its owner
+            try: update_manifest(out/"manifest.csv", r)
+            except OSError as e:                                             # a full disk or read-only folder: the batch goes on
+                why = f"{out/'manifest.csv'}: not updated for slide {r['slide_id']} ({' '.join(str(e).split())})"
+                r = {**r, "status": "failed", "error": f"{r['error']}; {why}" if r.get("error") else why}
         rows.append(r)
     return rows

@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .data import atomic_path
+from .extract import check_features, check_tensor
 from .train import (_write_rows, auc_score, case_labels, expand_to_slides, find_features, mc_splits, mean_std, read_labels,
                            read_splits, subsample_cases, write_splits)
 
@@ -31,8 +32,10 @@ def slide_embedding(path, kind:str="cls4k") -> np.ndarray:
     path = Path(path)
     if path.suffix == ".pt":
         if kind != "mean256": raise ValueError(f"{path}: an official .pt file holds [M, 256, 384] patch features; use kind='mean256'")
-        x = torch.load(path, map_location="cpu", weights_only=True).float().numpy()
+        x = torch.load(path, map_location="cpu", weights_only=True)
+        check_tensor(x, path, "features_cls256"); x = x.float().numpy()
     else:
+        check_features(path)                                   # finished, float, finite, no links: or one line naming the file
         with h5py.File(path, "r") as f:
             if EMBEDDINGS[kind] not in f: raise KeyError(f"{path}: no dataset {EMBEDDINGS[kind]!r} for the {kind} embedding")
             x = f[EMBEDDINGS[kind]][:]

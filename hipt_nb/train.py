@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import auc, roc_auc_score, roc_curve
 
 from .data import atomic_path, hold
-from .extract import check_features, h5_problem
+from .extract import check_features, check_tensor, h5_problem
 from .slide import ABMIL, GridCNN, HIPT_GP_FC, HIPT_LGP_FC
 from .wsi import check_slide_id, read_rows
 
@@ -155,6 +155,7 @@ def read_bag(path, key:str="features_cls256", check:bool=True) -> torch.Tensor:
     if path.suffix == ".pt":
         if key != "features_cls256": raise ValueError(f"{path}: official .pt files hold features_cls256 [M, 256, 384] only, not {key}")
         x = torch.load(path, map_location="cpu", weights_only=True)
+        check_tensor(x, path, key)                             # a float tensor of finite, sane values, or one line naming the file
     else:
         if check: check_features(path)                         # an unfinished or damaged extraction is refused, named
         with h5py.File(path, "r") as f:

@@ -176,7 +176,11 @@ def _strip(key:str) -> str:
 def _load_failure(head:bytes, e:Exception) -> str:
     "Why torch could not load a file, in a few words (torch's own advice is about other cases)."
     if not head.startswith((b"PK\x03\x04", b"\x80")): return f"it begins with {head[:24]!r}, neither a zip archive nor a pickle"
-    return f"{type(e).__name__}: " + " ".join(str(e).split())[:200]
+    msg = " ".join(str(e).split())
+    if (g := msg.find("GLOBAL ")) >= 0:                       # torch's list of refused globals; its advice to load unsafely is not repeated
+        return f"it holds pickled Python objects ({msg[g + 7:].split()[0].rstrip('.,')}), and checkpoints are only ever loaded as plain tensors"
+    if "weights_only" in msg: return f"{type(e).__name__}: torch would not load it as plain tensors"
+    return f"{type(e).__name__}: {msg[:200]}"
 
 # %% ../nbs/02_vit256.ipynb #17ab7c93
 def load_checkpoint_file(path, mmap:bool=False) -> dict:
@@ -188,7 +192,7 @@ def load_checkpoint_file(path, mmap:bool=False) -> dict:
         raise ValueError(f"{path}: this is a Git LFS pointer, not the checkpoint; fetch the real file (git lfs pull, or hipt_nb's download helper)")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap and head.startswith(b"PK"))   # no mmap for the legacy format
     except Exception as e: raise ValueError(f"{path}: not a PyTorch checkpoint ({_load_failure(head, e)})") from None
     if not isinstance(ckpt, dict): raise ValueError(f"{path}: expected a dict of tensors or a DINO checkpoint, got {type(ckpt).__name__}")
     return ckpt

@@ -318,7 +318,8 @@ def region_heatmaps(model:HIPT4K, region:np.ndarray, out, prefix:str, weights:st
     for name, key, label in (("vit4k", "4k", "ViT_4096-256"), ("vit256", "256", "ViT_256-16")):
         save(plot_maps(H["image"], H[f"score{key}"], [f"{label} head {h}" for h in range(heads)], size=2.2, cmap=cmap, raw=H.get(f"raw{key}")), name, label)
     F_ = [factorized(H["score4k"][h], H["count4k"], H["score256"][h], H["count256"]) for h in range(heads)]
-    save(plot_maps(H["image"], F_, [f"factorised, heads {h}" for h in range(heads)], ncols=4, size=2.6, cmap=cmap), "factorized", "factorised")
+    save(plot_maps(H["image"], F_, [f"factorised, heads {h}" for h in range(heads)], ncols=4, size=2.6, cmap=cmap,
+                   raw=[H["raw4k"][h] for h in range(heads)] if "raw4k" in H else None), "factorized", "factorised")
     return paths
 
 def slide_heatmap(wsi, coords, attention, out, weights:str, max_size:int=1024, cmap:str="coolwarm", box0:float|None=None, title=None) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_wsi.ipynb #d886607e
 from __future__ import annotations
-import csv, glob, json, os, tempfile, time, warnings
+import csv, glob, json, os, signal, stat, tempfile, time, warnings
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
@@ -20,20 +20,22 @@ from .core import PATCH, REGION, grid_shape, patchify, unit_box
 from .data import Busy, atomic_path, exclusive
 
 # %% auto #0
-__all__ = ['SEG_PRESETS', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'SlideError', 'NotASlideError', 'MissingMPPError',
-           'ResolutionError', 'RegionReadError', 'SegmentationError', 'target_scale', 'SlideWarning', 'recorded_mpp',
-           'resolve_mpp', 'WSI', 'SegParams', 'seg_params', 'saturation_mask', 'close_mask', 'tissue_contours',
-           'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid', 'patch_coords', 'plot_tissue', 'plot_region',
-           'RegionDataset', 'save_coords', 'load_coords', 'check_slide_id', 'read_rows', 'find_slides', 'read_manifest',
-           'update_manifest', 'save_figure', 'grid_with_thumbnail', 'empty_reason', 'clear_temporaries', 'tile_slide',
+__all__ = ['SEG_PRESETS', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'MANIFEST_REQUIRED', 'MANIFEST_MAX_BYTES', 'SlideError',
+           'NotASlideError', 'MissingMPPError', 'ResolutionError', 'RegionReadError', 'SegmentationError',
+           'target_scale', 'SlideWarning', 'recorded_mpp', 'resolve_mpp', 'WSI', 'SegParams', 'seg_params',
+           'saturation_mask', 'close_mask', 'tissue_contours', 'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid',
+           'patch_coords', 'plot_tissue', 'plot_region', 'RegionDataset', 'save_coords', 'load_coords',
+           'check_slide_id', 'read_rows', 'find_slides', 'read_manifest', 'update_manifest', 'save_figure',
+           'grid_with_thumbnail', 'SlideTimeout', 'time_limited', 'empty_reason', 'clear_temporaries', 'tile_slide',
            'tile_slides']
 
 # %% ../nbs/01_wsi.ipynb #0633dbfd
 class SlideError(Exception):
     "A slide that cannot be used; the message starts with its path."
     def __init__(self, path, msg):
-        self.path = str(path)
+        self.path, self.msg = str(path), msg
         super().__init__(f"{path}: {msg}")
+    def __reduce__(self): return (type(self), (self.path, self.msg))     # picklable: it crosses from a reader process
 
 class NotASlideError(SlideError, ValueError): "The file is missing or not a slide OpenSlide can open."
 class MissingMPPError(SlideError, ValueError): "The slide does not record its pixel size and none was given."
@@ -464,14 +466,30 @@ def find_slides(inputs, default_mpp:float|None=None, force_mpp:bool=False) -> li
     return out
 
 # %% ../nbs/01_wsi.ipynb #cd44ee61
-MANIFEST_COLUMNS = ["slide_id", "path", "status", "n_regions", "seconds", "error"]
+MANIFEST_COLUMNS = ["slide_id", "path", "status", "n_regions", "seconds", "error", "precision"]   # precision: extract's, empty for tile
+MANIFEST_REQUIRED = MANIFEST_COLUMNS[:6]                                                          # what every manifest of this package has
+
+MANIFEST_MAX_BYTES = 256 << 20       # about a million slides' rows; anything larger is not a manifest this package wrote
 
 def read_manifest(path) -> dict:
-    "Rows of a manifest CSV keyed by slide_id ({} if absent)."
+    "Rows of a manifest CSV keyed by slide_id ({} if absent); a ValueError naming `path` if it is not one this package writes (foreign columns, not a plain file, endless)."
     path = Path(path)
-    if not path.exists(): return {}
-    with open(path, newline="") as f: return {r["slide_id"]: r for r in csv.DictReader(f)}
+    if not path.exists() and not path.is_symlink(): return {}
+    bad = lambda why: ValueError(f"{path}: {why}; not a hipt_nb manifest: move it away, or choose another --out")
+    try: st = path.stat()
+    except OSError as e: raise bad(f"cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode): raise bad("not a plain file (a device, pipe or folder, possibly through a link)")
+    if st.st_size > MANIFEST_MAX_BYTES: raise bad(f"{st.st_size} bytes")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            r = csv.DictReader(f)
+            if r.fieldnames is None: return {}
+            if missing := [c for c in MANIFEST_REQUIRED if c not in r.fieldnames]: raise bad(f"no column {', '.join(missing)}")
+            return {row["slide_id"]: row for row in r}
+    except (UnicodeDecodeError, csv.Error) as e: raise bad(f"unreadable as CSV ({type(e).__name__})") from None
 
+
+# %% ../nbs/01_wsi.ipynb #cd44ee62
 def update_manifest(path, row:dict):
     "Insert or replace `row` (by slide_id) in the manifest CSV at `path`, atomically, holding `.locks/<name>.lock` beside it (waiting for other writers)."
     path = Path(path)
@@ -496,6 +514,41 @@ def grid_with_thumbnail(wsi:WSI, png, seg:SegParams|None=None, min_tissue:float=
     save_figure(fig, png)
     return tissue, grid
 
+# %% ../nbs/01_wsi.ipynb #c1d2e3f4
+class SlideTimeout(SlideError): "Reading the slide took longer than `--slide-timeout` seconds."
+
+def _die_with_parent(ppid:int):
+    "Linux: the kernel SIGKILLs this forked reader when its parent dies, so a killed run leaves no child holding its locks and files."
+    try: import ctypes; ctypes.CDLL(None).prctl(1, signal.SIGKILL)          # PR_SET_PDEATHSIG
+    except Exception: pass
+    if os.getppid() != ppid: os._exit(1)                                   # the parent died before that took effect
+
+def _child(conn, fn, args, ppid):
+    _die_with_parent(ppid)
+    try: cv2.setNumThreads(0); res = (True, fn(*args))            # no OpenCV thread pool in a forked child
+    except BaseException as e: res = (False, e)
+    try: conn.send(res)
+    except Exception as e: conn.send((False, RuntimeError(f"{type(res[1]).__name__}: {res[1]}")))
+    finally: conn.close()
+
+def time_limited(fn, *args, timeout:float|None=None, path=""):
+    "`fn(*args)` in a forked child process, killed after `timeout` s even inside a C call that never returns: its result, its exception re-raised, SlideTimeout on time-out, SlideError if the child dies. In this process where `timeout` is 0/None or fork is unavailable."
+    import multiprocessing as mp
+    if not timeout or "fork" not in mp.get_all_start_methods(): return fn(*args)
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_child, args=(send, fn, args, os.getpid()), daemon=True); p.start(); send.close()
+    try:
+        if not recv.poll(timeout): raise SlideTimeout(path, f"reading the slide took longer than --slide-timeout {timeout:g} s; given up")
+        try: ok, val = recv.recv()
+        except EOFError: p.join(5); raise SlideError(path, f"the slide reader process died (exit code {p.exitcode})") from None
+    finally:
+        if p.is_alive(): p.kill()
+        p.join(); recv.close()
+    if ok: return val
+    raise val
+
+
 # %% ../nbs/01_wsi.ipynb #824364a8
 def empty_reason(grid:RegionGrid) -> str:
     "Why `grid` kept no region: the best region's tissue share against the threshold, for the manifest's error column."
@@ -512,39 +565,45 @@ def clear_temporaries(out, slide_id:str) -> list[Path]:
             f.unlink(missing_ok=True); gone.append(f)
     return gone
 
-def _tile_locked(path:Path, out:Path, slide_id:str, row:dict, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite) -> dict:
+def _tile_locked(path:Path, out:Path, slide_id:str, row:dict, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite, slide_timeout=None) -> dict:
     h5 = out/"coords"/f"{slide_id}.h5"
     if h5.exists() and not overwrite: return {**row, "status": "skipped", "n_regions": len(load_coords(h5)[0])}
     t0 = time.time()
     try:
         with WSI(path, mpp=mpp, target_mpp=target_mpp, force_mpp=force_mpp) as w:
-            tissue, grid = grid_with_thumbnail(w, out/"thumbnails"/f"{slide_id}.png", seg, min_tissue)
+            tissue, grid = time_limited(grid_with_thumbnail, w, out/"thumbnails"/f"{slide_id}.png", seg, min_tissue, timeout=slide_timeout, path=path)
             if len(grid): save_coords(h5, w, grid, tissue)
             elif h5.exists(): h5.unlink()
         return {**row, "status": "done" if len(grid) else "empty", "n_regions": len(grid), "seconds": round(time.time() - t0, 2),
                 "error": "" if len(grid) else empty_reason(grid)}
     except (SlideError, ValueError, OSError) as e:
-        return {**row, "status": "failed", "seconds": round(time.time() - t0, 2), "error": str(e)}
+        msg = " ".join(str(e).split())
+        return {**row, "status": "failed", "seconds": round(time.time() - t0, 2), "error": msg if str(path) in msg else f"{path}: {msg}"}
 
 # %% ../nbs/01_wsi.ipynb #59232d34
 def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=0.05,
-               seg:SegParams|None=None, overwrite:bool=False, force_mpp:bool=False) -> dict:
+               seg:SegParams|None=None, overwrite:bool=False, force_mpp:bool=False, slide_timeout:float|None=600) -> dict:
     "Segment and grid one slide, holding its lock `OUT/.locks/<slide_id>.lock`; write its coords h5 and thumbnail under `out`; return its manifest row (status `busy` if another process holds the slide)."
     out, path = Path(out), Path(path); slide_id = check_slide_id(slide_id or path.stem, path)
     row = dict(slide_id=slide_id, path=str(path), status="", n_regions="", seconds="", error="")
     try:
         with exclusive(out/".locks"/f"{slide_id}.lock", what=f"{slide_id} ({path})"):
             clear_temporaries(out, slide_id)
-            return _tile_locked(path, out, slide_id, row, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite)
+            return _tile_locked(path, out, slide_id, row, mpp, force_mpp, target_mpp, min_tissue, seg, overwrite, slide_timeout)
     except Busy as e: return {**row, "status": "busy", "error": str(e)}
 
 def tile_slides(inputs, out, mpp:float|None=None, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
     "`tile_slide` over every slide of `inputs` (files, folders, CSVs), recording each in `out/manifest.csv` (except `busy` ones, another process's)."
     from tqdm import tqdm
     slides = find_slides(inputs, default_mpp=mpp, force_mpp=force_mpp)
+    read_manifest(Path(out)/"manifest.csv")                          # a foreign or endless manifest: refused before any work
     rows = []
     for s in tqdm(slides, desc="tile", unit="slide", disable=not progress):
         r = tile_slide(s["path"], out, slide_id=s["slide_id"], mpp=s["mpp"], force_mpp=s["force_mpp"], **kwargs)
-        if r["status"] != "busy": update_manifest(Path(out)/"manifest.csv", r)
+        if r["status"] != "busy":
+            try: update_manifest(Path(out)/"manifest.csv", r)
+            except OSError as e:                                     # a full disk or read-only folder: the batch goes on, failed
+                why = f"{Path(out)/'manifest.csv'}: not updated for slide {r['slide_id']} ({' '.join(str(e).split())})"
+                r = {**r, "status": "failed", "error": f"{r['error']}; {why}" if r.get("error") else why}
         rows.append(r)
     return rows
