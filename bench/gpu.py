@@ -2,7 +2,7 @@
 """HIPT_4K on an NVIDIA GPU: one prepared check of at most 5 minutes, for a machine where a GPU is lent.
 
     python bench/gpu.py              # on the GPU machine: writes bench/gpu.json
-    python bench/gpu.py --dry-run    # anywhere: the same code paths on the CPU with a 1-block model and a 512² crop, nothing written (the tests run this)
+    python bench/gpu.py --dry-run    # anywhere: the same code paths on the CPU with a small 1-block model and a 512² crop, nothing written (the tests run this)
 
 What it measures, side by side in one process, on real tissue (the centre 4096² region of the 20x demo slide):
   fp32          HIPT4K.forward_features under inference_mode
@@ -48,8 +48,8 @@ def run_precision(model, x, device, name, reps, ref=None):
     return out, row
 
 def tiny_checkpoints(d:Path):
-    "A 1-block ViT_256-16 and ViT_4096-256 saved in the official layout (the dry run's weights)."
-    torch.manual_seed(0); m = HIPT4K(vit256_small(depth=1), vit4k_xs(depth=1))
+    "A 1-block ViT_256-16 of width 48 and a 1-block ViT_4096-256 on its features, saved in the official layout (the dry run's weights)."
+    torch.manual_seed(0); m = HIPT4K(vit256_small(depth=1, embed_dim=48), vit4k_xs(depth=1, in_dim=48))
     paths = []
     for name, part in (("vit256.pth", m.vit256), ("vit4k.pth", m.vit4k)):
         torch.save({"teacher": {f"backbone.{k}": v for k, v in part.state_dict().items()}}, d/name); paths.append(d/name)
@@ -76,7 +76,7 @@ def torchrun_check(device, weights, slides, d:Path, nproc:int=2) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dry-run", action="store_true", help="CPU, 1-block model, a 1024² crop, 2-slide torchrun on the CPU; writes nothing")
+    ap.add_argument("--dry-run", action="store_true", help="CPU, small 1-block model, a 512² crop, 2-slide torchrun on the CPU; writes nothing")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--no-compile", action="store_true")

@@ -23,8 +23,8 @@ from .wsi import WSI, _fractions, segment_tissue
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGE_SUFFIXES', 'COURSE_DEMO', 'TRAIN_BOX', 'HELD_OUT_BOX', 'MultiCrop',
-           'StainJitter', 'WeightNormLinear', 'DINOHead', 'DINOLoss', 'cosine_schedule', 'dino_lr', 'ema_update',
-           'param_groups', 'clip_gradients', 'cancel_last_layer_grads', 'MultiCropModel', 'SlidePatches',
+           'StainJitter', 'WeightNormLinear', 'DINOHead', 'target_entropies', 'DINOLoss', 'cosine_schedule', 'dino_lr',
+           'ema_update', 'param_groups', 'clip_gradients', 'cancel_last_layer_grads', 'MultiCropModel', 'SlidePatches',
            'ImagePatches', 'dino_args', 'SeededViews', 'epoch_batches', 'init_distributed', 'remap_head_keys',
            'save_dino_checkpoint', 'read_checkpoint', 'train_dino', 'stage1_models', 'stage1_augment', 'train_stage1']
 
@@ -94,6 +94,11 @@ class DINOHead(nn.Module):
     def forward(self, x): return self.last_layer(F.normalize(self.mlp(x), dim=-1))
 
 # %% ../nbs/06_dino.ipynb #1834c8aa
+@torch.no_grad()
+def target_entropies(p:torch.Tensor) -> dict:
+    "For targets `p` [N, K] (rows sum to 1): the mean entropy of a row, and the entropy of the mean row, in nats (each ≤ ln K)."
+    return dict(teacher_entropy=torch.special.entr(p).sum(-1).mean(), teacher_mean_entropy=torch.special.entr(p.mean(0)).sum())
+
 class DINOLoss(nn.Module):
     "DINO's cross-entropy between centred, sharpened teacher outputs (2 global views) and student outputs (all views)."
     def __init__(self, out_dim:int, n_crops:int, teacher_temp:float=0.04, warmup_teacher_temp:float=0.04, warmup_steps:int=0,
@@ -112,6 +117,7 @@ class DINOLoss(nn.Module):
         "student_out [n_crops·B, K], teacher_out [2·B, K] (views stacked view-major) → scalar loss; updates the centre."
         s = (student_out/self.student_temp).chunk(self.n_crops)
         t = F.softmax((teacher_out - self.center)/self.teacher_temp_at(step), dim=-1).detach().chunk(2)
+        self.stats = target_entropies(torch.cat(t))                     # logged: how sharp, and how varied, the targets are
         total, n = 0., 0
         for i, ti in enumerate(t):
             for v, sv in enumerate(s):
@@ -397,7 +403,8 @@ def _wrap_ddp(student:nn.Module, world:int, device:str) -> nn.Module:
 # %% ../nbs/06_dino.ipynb #49d96c0f
 def _start_log(out:Path, resume, start:int) -> Path:
     "Write `out/log.csv` afresh: the header and the rows up to iteration `start` of the log next to `resume`."
-    log = out/"log.csv"; cols = ["iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds"]
+    log = out/"log.csv"; cols = ["iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds",
+                                "teacher_entropy", "teacher_mean_entropy"]
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     prev = Path(resume).parent/"log.csv" if resume is not None else None        # the log of the run being resumed
@@ -419,7 +426,8 @@ def _log_row(logf, it:int, epoch:int, l:float, sched:tuple, loss_fn:DINOLoss, t0
     "Append the row of the step that made `it` iterations (loss `l`, `t0`: the start time) to the open `logf`."
     lr_s, wd_s, m_s = sched
     csv.writer(logf).writerow([it, epoch, f"{l:.6f}", f"{lr_s[it-1]:.6g}", f"{wd_s[it-1]:.6g}", f"{m_s[it-1]:.8f}",
-                               f"{loss_fn.teacher_temp_at(it-1):.4f}", f"{time.time() - t0:.2f}"]); logf.flush()
+                               f"{loss_fn.teacher_temp_at(it-1):.4f}", f"{time.time() - t0:.2f}",
+                               *(f"{float(loss_fn.stats[k]):.4f}" for k in ("teacher_entropy", "teacher_mean_entropy"))]); logf.flush()
 
 # %% ../nbs/06_dino.ipynb #99c9eafc
 def remap_head_keys(sd:dict) -> dict:

@@ -153,17 +153,18 @@ def load_dino_checkpoint(model:nn.Module, path, key:str="teacher") -> nn.Module:
     return model
 
 # %% ../nbs/02_vit256.ipynb #a6473f49
-def checkpoint_config(sd:dict) -> dict:
-    "embed_dim, depth and mlp_ratio of a ViT backbone state dict."
+def checkpoint_config(sd:dict, heads:int=6) -> dict:
+    "embed_dim, depth and mlp_ratio of a ViT backbone state dict; a width that `heads` attention heads cannot split is refused."
     need = [k for k in ("cls_token", "pos_embed", "blocks.0.mlp.fc1.weight") if k not in sd]
     if need: raise ValueError(f"not a ViT backbone: no {', '.join(need)} among its {len(sd)} tensors (e.g. {', '.join(sorted(sd)[:3]) or 'none'})")
     D = sd["cls_token"].shape[-1]
+    if D % heads: raise ValueError(f"a width of {D} does not split into {heads} attention heads (the official number; a checkpoint does not record it)")
     depth = 1 + max(int(m.group(1)) for k in sd if (m := re.match(r"blocks\.(\d+)\.", k)))
     return dict(embed_dim=D, depth=depth, mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0]/D)
 
 def vit256_from_checkpoint(path, key:str="teacher", **overrides) -> ViT256:
     "A `vit256_small` sized after checkpoint `path`, with its weights loaded, in eval mode."
-    try: cfg = checkpoint_config(read_dino_state_dict(path, key))
+    try: cfg = checkpoint_config(read_dino_state_dict(path, key), overrides.get("num_heads", 6))
     except ValueError as e: raise ValueError(f"{path}: {e}" if not str(e).startswith(str(path)) else str(e)) from None
     return load_dino_checkpoint(vit256_small(**{**cfg, **overrides}), path, key).eval()
 

@@ -34,5 +34,6 @@ def vit4k_from_checkpoint(path, key:str="teacher", **overrides) -> ViT4K:
     "A `vit4k_xs` sized after checkpoint `path`, with its weights loaded, in eval mode."
     sd = read_dino_state_dict(path, key)
     if "phi.0.weight" not in sd: raise ValueError(f"{path}: not a ViT_4096-256 backbone (no phi.0.weight, the input projection of patch embeddings)")
-    cfg = {**checkpoint_config(sd), "in_dim": sd["phi.0.weight"].shape[1]}
+    try: cfg = {**checkpoint_config(sd, overrides.get("num_heads", 6)), "in_dim": sd["phi.0.weight"].shape[1]}
+    except ValueError as e: raise ValueError(f"{path}: {e}") from None
     return load_dino_checkpoint(vit4k_xs(**{**cfg, **overrides}), path, key).eval()

@@ -7,7 +7,8 @@
 Each mutation is a plausible one-line change to a detail of the paper or of the official code (an offset, a loss
 term, a probability, an ordering, tie handling). For each one the working tree (uncommitted edits included) is
 copied to a temporary folder, the line is changed in the notebook (it must occur exactly once), `nbdev_export`
-rewrites the package there, and `nbdev_test --path` runs that notebook with the copy first on `PYTHONPATH`
+rewrites the package there, and `nbdev_test --path` runs that notebook (or the notebook named as the mutation's
+tests, when the code and its tests live apart) with the copy first on `PYTHONPATH`
 (subprocesses such as the `hipt_nb` command inherit it). A mutation is *caught* when the tests fail.
 Your own tree is never modified. Times are wall times; set OMP_NUM_THREADS to share the machine.
 """
@@ -54,6 +55,16 @@ MUTATIONS = [
      "mean_std: population instead of sample standard deviation"),
     ("M16", "01_wsi", "s = cv2.medianBlur(s, mthresh)", "s = cv2.GaussianBlur(s, (mthresh, mthresh), 0)",
      "saturation_mask: Gaussian instead of median blur"),
+    # extraction's reliability: the code is in 05, its tests in 05b (the sixth field names the notebook whose tests run)
+    ("M17", "05_extract", "diff = [k for k, v in ident.items() if f.attrs.get(k) != v]",
+     "diff = [k for k, v in ident.items() if k != \"random_seed\" and f.attrs.get(k) != v]",
+     "resume: a partial file of another random seed is resumed", "05b_reliability"),
+    ("M18", "05_extract", "bad = ~(np.abs(x) <= FEATURE_LIMIT)", "bad = np.abs(x) > FEATURE_LIMIT",
+     "feature check: NaN passes (it compares False)", "05b_reliability"),
+    ("M19", "05_extract", "want = _identity([], weights, precision, device, seed, wsi)", "want = _identity([], weights, \"fp32\", device, seed, wsi)",
+     "stale check: a finished file of another precision is skipped", "05b_reliability"),
+    ("M20", "05_extract", "clear_temporaries(out, slide_id)                     # what", "pass                                                 # what",
+     "a killed owner's temporary files are left behind", "05b_reliability"),
 ]
 
 def _copy_tree(dst:Path):
@@ -73,7 +84,7 @@ def _plant(nb_path:Path, old:str, new:str):
     c["source"] = "".join(c["source"]).replace(old, new).splitlines(keepends=True)
     nb_path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-def run_one(mid, nb, old, new, what, timeout:int) -> dict:
+def run_one(mid, nb, old, new, what, tests=None, timeout:int=1500) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"mut_{mid}_") as d:
         d = Path(d); _copy_tree(d)
         _plant(d/"nbs"/f"{nb}.ipynb", old, new)
@@ -81,12 +92,12 @@ def run_one(mid, nb, old, new, what, timeout:int) -> dict:
         subprocess.run(["nbdev_export"], cwd=d, env=env, check=True, capture_output=True)
         t0 = time.time()
         try:
-            r = subprocess.run(["nbdev_test", "--path", f"nbs/{nb}.ipynb"], cwd=d, env=env, capture_output=True, text=True, timeout=timeout)
+            r = subprocess.run(["nbdev_test", "--path", f"nbs/{tests or nb}.ipynb"], cwd=d, env=env, capture_output=True, text=True, timeout=timeout)
             caught, tail = r.returncode != 0, (r.stdout + r.stderr).strip().splitlines()
         except subprocess.TimeoutExpired:
             caught, tail = None, ["timed out"]
         err = next((l for l in reversed(tail) if "Error" in l or "assert" in l.lower()), tail[-1] if tail else "")
-        return dict(id=mid, notebook=nb, what=what, caught=caught, seconds=round(time.time() - t0), evidence=err[:150], tail=tail[-25:])
+        return dict(id=mid, notebook=nb if tests is None else f"{nb} (tests: {tests})", what=what, caught=caught, seconds=round(time.time() - t0), evidence=err[:150], tail=tail[-25:])
 
 def main():
     ap = argparse.ArgumentParser(description="plant one-line bugs and report which the notebooks' tests catch")
