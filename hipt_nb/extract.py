@@ -103,7 +103,7 @@ def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):
-    "Test hook at a named point of `extract_slide` (one of `STOP_POINTS`, or `reading`): `HIPT_NB_KILL_AT=name` kills the process here with SIGKILL; `HIPT_NB_HANG_AT=name` makes it wait in a C call that never returns (`pause`), as a slide that OpenSlide never finishes reading does."
+    "Test hook at a named point of `extract_slide` (one of `STOP_POINTS`, `reading` (segmentation starts) or `partial` (the partial file is ready, no region read yet)): `HIPT_NB_KILL_AT=name` kills the process here with SIGKILL; `HIPT_NB_HANG_AT=name` makes it wait in a C call that never returns (`pause`), as a slide that OpenSlide never finishes reading does."
     if os.environ.get("HIPT_NB_KILL_AT") == name: os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("HIPT_NB_HANG_AT") == name: signal.pause()
 
@@ -342,6 +342,7 @@ def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:W
         h5.parent.mkdir(parents=True, exist_ok=True)
         d256, _, d4k = widths(model)
         done = _prepare_partial(part, coords, _identity(coords, weights, precision, device, seed, wsi), d256, d4k)
+        stop_point("partial")
         it = _region_reader(RegionDataset([wsi], [coords[done:]]), workers, device, slide_timeout, path)
         with h5_writing(part) as f, tqdm(total=len(coords), initial=done, desc=slide_id, unit="region", disable=not progress, leave=False) as bar:
             _embed_regions(f, it, coords, done, model, device, precision, bar)
