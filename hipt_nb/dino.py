@@ -99,6 +99,8 @@ def target_entropies(p:torch.Tensor) -> dict:
     "For targets `p` [N, K] (rows sum to 1): the mean entropy of a row, and the entropy of the mean row, in nats (each ≤ ln K)."
     return dict(teacher_entropy=torch.special.entr(p).sum(-1).mean(), teacher_mean_entropy=torch.special.entr(p.mean(0)).sum())
 
+
+# %% ../nbs/06_dino.ipynb #1834c8ab
 class DINOLoss(nn.Module):
     "DINO's cross-entropy between centred, sharpened teacher outputs (2 global views) and student outputs (all views)."
     def __init__(self, out_dim:int, n_crops:int, teacher_temp:float=0.04, warmup_teacher_temp:float=0.04, warmup_steps:int=0,
