@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the whole test suite as CI runs it (`OMP_NUM_THREADS=1 nbdev_test --do_print --timing`, from the repository root) and
-write bench/test_suite.json: wall seconds, each notebook's seconds, the machine, the load before and after, and whether the
-cache (HIPT_NB_CACHE or ~/.cache/hipt_nb) was empty at the start. The README's table (nbs/index.ipynb) prints this file.
+write bench/test_suite.json: wall seconds, each notebook's seconds, the machine, the load before and after, whether the
+cache (HIPT_NB_CACHE or ~/.cache/hipt_nb) was empty at the start, and its size after the run. The README's table (nbs/index.ipynb) prints this file.
 
     python bench/test_suite.py            # exit status: nbdev_test's
 """
@@ -16,11 +16,12 @@ def main():
     load0, t0 = os.getloadavg()[0], time.time()
     r = subprocess.run(["nbdev_test", "--do_print", "--timing"], cwd=root, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.time() - t0
+    size = sum(f.stat().st_size for f in cache.rglob("*") if f.is_file()) if cache.exists() else 0
     sys.stdout.write(r.stdout[-3000:]); sys.stderr.write(r.stderr[-3000:])
     times = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\S+\.ipynb): (\d+) secs$", r.stdout, re.M)}
     rec = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), command="OMP_NUM_THREADS=1 nbdev_test --do_print --timing",
                returncode=r.returncode, wall_seconds=round(wall), cpu=cpu, cores=os.cpu_count(), empty_cache=empty,
-               loadavg_before=round(load0, 2), loadavg_after=round(os.getloadavg()[0], 2), notebooks=times)
+               loadavg_before=round(load0, 2), loadavg_after=round(os.getloadavg()[0], 2), cache_mb_after=round(size/2**20), notebooks=times)
     if r.returncode == 0: (root/"bench"/"test_suite.json").write_text(json.dumps(rec, indent=1) + "\n")
     return r.returncode
 
