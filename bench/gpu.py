@@ -5,9 +5,10 @@
     python bench/gpu.py --dry-run    # anywhere: the same code paths on the CPU with a small 1-block model and a 512² crop, nothing written (the tests run this)
 
 What it measures, side by side in one process, on real tissue (the centre 4096² region of the 20x demo slide):
-  fp32          HIPT4K.forward_features under inference_mode
-  bf16          the same under torch.autocast(bfloat16)
-  bf16_compile  the same with torch.compile(vit256)
+  fp32           HIPT4K.forward_features under inference_mode
+  bf16           the weights stored in bf16 (hipt_nb.hipt4k.at_precision) and a bf16 input: what `extract --precision bf16` runs
+  bf16_autocast  the fp32 model under torch.autocast(bfloat16), for comparison
+  bf16_compile   bf16 weights with torch.compile(vit256)
 each as regions/s (best of `--reps` after a warm-up), cosine of features_cls256 and features_cls4k to fp32, and peak GPU memory.
 Then, with 2 or more GPUs, `hipt_nb extract` of 4 slides in one process and under `torchrun --nproc_per_node 2`: the h5 files
 must hold identical datasets (compared array by array; `byte_identical` in the json).
@@ -17,7 +18,7 @@ from pathlib import Path
 import h5py, numpy as np, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide, sample_slide
-from hipt_nb.hipt4k import HIPT4K, to_input
+from hipt_nb.hipt4k import HIPT4K, at_precision, to_input
 from hipt_nb.vit import vit256_small
 from hipt_nb.vit4k import vit4k_xs
 from hipt_nb.wsi import WSI
@@ -35,11 +36,12 @@ def timed(f, device, reps):
 def cosine(a, b) -> float: return float(F.cosine_similarity(a.float().flatten(1), b.float().flatten(1)).min())
 
 def run_precision(model, x, device, name, reps, ref=None):
-    "One row: regions/s, cosine to `ref` (fp32) and peak memory for `model` on input `x` under precision `name`."
-    dt = None if name == "fp32" else torch.bfloat16
+    "One row: regions/s, cosine to `ref` (fp32) and peak memory for `model` on input `x` under precision `name` (fp32, bf16, bf16_autocast)."
+    auto = name == "bf16_autocast"
+    if name == "bf16": model, x = at_precision(model, torch.bfloat16), x.bfloat16()
     if device.startswith("cuda"): torch.cuda.reset_peak_memory_stats(device)
     def f():
-        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None):
+        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=auto):
             return {k: v.float() for k, v in model.forward_features(x).items() if k != "grid"}
     t0 = time.perf_counter(); out, t = timed(f, device, reps); total = time.perf_counter() - t0
     row = dict(s_per_region=round(t, 4), regions_per_s=round(1/t, 3), first_call_and_reps_s=round(total, 1))
@@ -99,8 +101,10 @@ def main(argv=None):
                    torch=torch.__version__, cuda=torch.version.cuda, hipt_nb=hipt_nb.__version__, input=list(x.shape), runs={})
         ref, res["runs"]["fp32"] = run_precision(model, x, device, "fp32", reps)
         _, res["runs"]["bf16"] = run_precision(model, x, device, "bf16", reps, ref)
+        _, res["runs"]["bf16_autocast"] = run_precision(model, x, device, "bf16_autocast", reps, ref)
         if not args.no_compile:
-            try: _, res["runs"]["bf16_compile"] = run_precision(HIPT4K(torch.compile(model.vit256), model.vit4k).eval(), x, device, "bf16", reps, ref)
+            m16 = at_precision(model, torch.bfloat16)
+            try: _, res["runs"]["bf16_compile"] = run_precision(HIPT4K(torch.compile(m16.vit256), m16.vit4k).eval(), x, device, "bf16", reps, ref)
             except Exception as e: res["runs"]["bf16_compile"] = dict(error=f"{type(e).__name__}: {e}"[:300])
         n = 2 if args.dry_run or torch.cuda.device_count() >= 2 else 0
         if n:

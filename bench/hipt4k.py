@@ -1,20 +1,25 @@
 #!/usr/bin/env python
-"""HIPT_4K inference speed: the official structure vs hipt_nb's paths, side by side in one process.
+"""HIPT_4K inference speed: the official structure vs hipt_nb's paths, side by side in one process, against this machine's GEMM rate.
 
 Input: real tissue, a 2048² crop (8 x 8 = 64 patches of 256²) of the centre region of the 20x demo slide;
-s/region = time x 4 (ViT-256 is >99% of the work; a 4096² region has 256 patches).
-  naive_fp32  : the official structure: from-scratch ViT-256 with manual attention (full N x N softmax in fp32),
-                patch mini-batches of 256, torch.no_grad, the official crop/unfold/reshape wrapper
-  fast_fp32   : hipt_nb HIPT4K under inference_mode (timm blocks, fused SDPA attention)
-  compile_fp32: the same with torch.compile(vit256) (inductor), if it compiles here
-  fast_bf16   : fast path under torch.autocast(bfloat16) (measured on 16 patches when slow)
-Same thread count for all. Writes bench/hipt4k.json. usage: python bench/hipt4k.py [--no-compile]"""
+s/region = time x 256/patches (ViT-256 is >99% of the work; a 4096² region has 256 patches).
+  naive_fp32      : the official structure: from-scratch ViT-256 with manual attention (full N x N softmax in fp32),
+                    all patches in one forward, torch.no_grad, the official crop/unfold/reshape wrapper
+  fast_fp32       : hipt_nb HIPT4K under inference_mode (timm blocks, fused SDPA attention) at the best patch batch of
+                    the sweep `fp32_batches` (patches per ViT_256-16 forward); fast_fp32_256: one whole 4096² region per forward
+  compile_fp32    : the same with torch.compile(vit256) and inductor's freezing (weights folded and prepacked), if it compiles
+  bf16_autocast   : torch.autocast(bfloat16) over fp32 weights (cast at every call)
+  bf16_weights    : weights stored in bf16 (hipt_nb.hipt4k.at_precision), bf16 input: what `extract --precision bf16` runs;
+                    with its own batch sweep `bf16_batches` on a CPU with bf16 units, else on 16 patches at batch 16 (it is slow)
+Roofline: ViT_256-16's FLOPs per region over this machine's GEMM rate in each precision, measured on matmuls of the MLP's
+shape (16 and 64 patches x 257 tokens, 384 -> 1536; the faster counts). Same thread count for all; the load average is
+recorded before and after. Writes bench/hipt4k.json. usage: python bench/hipt4k.py [--no-compile] [--reps 2]"""
 import argparse, datetime, json, os, platform, time
 from pathlib import Path
 import torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide
-from hipt_nb.hipt4k import HIPT4K, to_input
+from hipt_nb.hipt4k import HIPT4K, at_precision, to_input
 from hipt_nb.wsi import WSI
 
 def naive_vit256(sd, img, heads=6, depth=12):
@@ -48,49 +53,92 @@ def timed(f, reps=2):
         t = time.perf_counter(); out = f(); best = min(best, time.perf_counter() - t)
     return out, best
 
-def cmp(a, b): return dict(max_abs_diff=float((a - b).abs().max()), cosine=float(F.cosine_similarity(a.float(), b.float()).min()))
+BATCHES = (4, 8, 16, 32, 64)
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+def cmp(a, b): return dict(max_abs_diff=float((a.float() - b.float()).abs().max()), cosine=float(F.cosine_similarity(a.float(), b.float()).min()))
+
+def cmp_features(o, ref) -> dict:
+    "Lowest cosine to the fp32 features over the patches' cls256 and the region's cls4k."
+    cos = lambda a, b: float(F.cosine_similarity(a.float().flatten(0, -2), b.float().flatten(0, -2)).min())
+    return dict(cosine_cls256=cos(o["cls256"], ref["cls256"]), cosine_cls4k=cos(o["cls4k"], ref["cls4k"]))
+
+def sweep(model, x, batches, reps, dtype=None) -> dict:
+    "s/region of `model` on `x` for each patch batch."
+    out, n = {}, (x.shape[-2]//256)*(x.shape[-1]//256)
+    for b in batches:
+        model.patch_batch = b
+        _, t = timed(lambda: model.forward_features(x if dtype is None else x.to(dtype)), reps)
+        out[b] = round(t*256/n, 2); print(f"  batch {b}: {out[b]} s/region", flush=True)
+    return out
+
+def gemm_rate(dtype, reps:int=3) -> float:
+    "GFLOP/s of the MLP's first matmul (patches x 257 tokens, 384 -> 1536) in `dtype`, the faster of 16 and 64 patches."
+    best = 0.
+    for n in (16, 64):
+        a, w = torch.randn(n*257, 384, dtype=dtype), torch.randn(1536, 384, dtype=dtype)
+        _, t = timed(lambda: a @ w.t(), reps); best = max(best, 2*n*257*384*1536/t/1e9)
+    return best
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--no-compile", action="store_true"); ap.add_argument("--reps", type=int, default=2)
     args = ap.parse_args()
+    flags = {f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split()}
+    bf16_units = any(f in flags for f in BF16_FLAGS)
     torch.manual_seed(0)
     model = HIPT4K().eval()
     sd = {k: v.detach() for k, v in model.vit256.state_dict().items()}
     region = WSI(demo_slide("tissue_20x")).read_region((4096, 4096))
-    x = to_input(region[None])[:, :, 1024:3072, 1024:3072]       # 2048², 64 patches
+    xfull = to_input(region[None]); x = xfull[:, :, 1024:3072, 1024:3072]      # 2048², 64 patches
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-               cpu_flags=sorted({f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split() if f.startswith(("avx512", "amx", "avx2"))}),
+               cpu_flags=sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2"))), bf16_units=bf16_units, loadavg_before=round(os.getloadavg()[0], 2),
                threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__, patches_timed=64, runs={})
-    with torch.no_grad():
-        ref, t = timed(lambda: naive_hipt4k(sd, model.vit4k, x), args.reps)
-    res["runs"]["naive_fp32"] = dict(s_per_region=round(4*t, 2))
+    R = res["runs"]
+    with torch.no_grad(): ref4k, t = timed(lambda: naive_hipt4k(sd, model.vit4k, x), args.reps)
+    R["naive_fp32"] = dict(s_per_region=round(4*t, 2))
     with torch.inference_mode():
-        out, t = timed(lambda: model(x), args.reps)
-    res["runs"]["fast_fp32"] = dict(s_per_region=round(4*t, 2), **cmp(out, ref))
+        print("fp32 patch batches", flush=True); res["fp32_batches"] = sweep(model, x, BATCHES, args.reps)
+        best = min(res["fp32_batches"], key=res["fp32_batches"].get); model.patch_batch = best
+        ref = model.forward_features(x)
+        R["fast_fp32"] = dict(s_per_region=res["fp32_batches"][best], patch_batch=best, **cmp(ref["cls4k"], ref4k))
+        model.patch_batch = 256; t0 = time.perf_counter(); model.forward_features(xfull)          # one pass: ~30 s on 2 AVX2 cores
+        R["fast_fp32_256"] = dict(s_per_region=round(time.perf_counter() - t0, 2), patch_batch=256, patches_timed=256, reps=1)
+        model.patch_batch = best
     if not args.no_compile:
         try:
-            cm = HIPT4K(torch.compile(model.vit256), model.vit4k)
+            import torch._inductor.config as ic; ic.freezing = True
+            cm = HIPT4K(torch.compile(model.vit256), model.vit4k, patch_batch=best)
             with torch.inference_mode():
-                t0 = time.perf_counter(); cm(x); ct = time.perf_counter() - t0
-                out, t = timed(lambda: cm(x), args.reps)
-            res["runs"]["compile_fp32"] = dict(s_per_region=round(4*t, 2), compile_s=round(ct, 1), **cmp(out, ref))
-        except Exception as e: res["runs"]["compile_fp32"] = dict(error=f"{type(e).__name__}: {e}"[:300])
-    xs = x[:, :, :1024, :1024]                                    # bf16 on 16 patches (4 x 4), compared on the same input
-    with torch.no_grad(): ref16 = naive_hipt4k(sd, model.vit4k, xs)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        out, t = timed(lambda: model(xs).float(), 1)
-    res["runs"]["fast_bf16"] = dict(s_per_region=round(16*t, 2), patches_timed=16, **cmp(out, ref16))
-    # the roofline: ViT-256 FLOPs per region vs this machine's fp32 GEMM rate on an fc1-sized matmul (64 patches x 257 tokens)
+                t0 = time.perf_counter(); cm.forward_features(x); ct = time.perf_counter() - t0
+                out, t = timed(lambda: cm.forward_features(x), args.reps)
+            R["compile_fp32"] = dict(s_per_region=round(4*t, 2), patch_batch=best, compile_s=round(ct, 1), **cmp_features(out, ref))
+        except Exception as e: R["compile_fp32"] = dict(error=f"{type(e).__name__}: {e}"[:300])
+    xs, n16 = (x, 64) if bf16_units else (x[:, :, :1024, :1024], 16)                 # without bf16 units: 16 patches (4 x 4)
+    m16 = at_precision(model, torch.bfloat16)
+    with torch.inference_mode():
+        ref_s = ref if n16 == 64 else model.forward_features(xs)
+        if bf16_units:
+            print("bf16 patch batches", flush=True); res["bf16_batches"] = sweep(m16, xs, BATCHES, args.reps, torch.bfloat16)
+            b16 = min(res["bf16_batches"], key=res["bf16_batches"].get)
+        else: b16 = 16
+        m16.patch_batch = model.patch_batch = b16
+        out, t = timed(lambda: m16.forward_features(xs.bfloat16()), args.reps if bf16_units else 1)
+        R["bf16_weights"] = dict(s_per_region=round(t*256/n16, 2), patch_batch=b16, patches_timed=n16, **cmp_features(out, ref_s))
+        with torch.autocast("cpu", dtype=torch.bfloat16): out, t = timed(lambda: model.forward_features(xs), args.reps if bf16_units else 1)
+        R["bf16_autocast"] = dict(s_per_region=round(t*256/n16, 2), patch_batch=b16, patches_timed=n16, **cmp_features(out, ref_s))
+        model.patch_batch = best
     N, D, L = 257, 384, 12
     flops = 256*L*(24*N*D*D + 4*N*N*D)
-    a, w = torch.randn(64*N, D), torch.randn(4*D, D)
-    _, tg = timed(lambda: a @ w.t(), 3)
-    gflops = 2*64*N*D*4*D/tg/1e9
-    res["roofline"] = dict(vit256_tflop_per_region=round(flops/1e12, 2), gemm_gflops_fp32=round(gflops, 1),
-                           gemm_bound_s_per_region=round(flops/(gflops*1e9), 1))
-    base = res["runs"]["naive_fp32"]["s_per_region"]
-    for r in res["runs"].values():
-        if "s_per_region" in r: r["speedup_vs_naive_fp32"] = round(base/r["s_per_region"], 2)
-    out = Path(__file__).with_name("hipt4k.json"); out.write_text(json.dumps(res, indent=1) + "\n"); print(json.dumps(res, indent=1))
+    rates = {"fp32": gemm_rate(torch.float32), "bf16": gemm_rate(torch.bfloat16)}
+    res["roofline"] = dict(vit256_tflop_per_region=round(flops/1e12, 2), **{f"gemm_gflops_{p}": round(r, 1) for p, r in rates.items()},
+                           **{f"gemm_bound_s_per_region_{p}": round(flops/(r*1e9), 2) for p, r in rates.items()})
+    base = R["naive_fp32"]["s_per_region"]
+    for k, r in R.items():
+        if "s_per_region" not in r: continue
+        r["speedup_vs_naive_fp32"] = round(base/r["s_per_region"], 2)
+        r["fraction_of_gemm_bound"] = round(res["roofline"][f"gemm_bound_s_per_region_{'bf16' if k.startswith('bf16') else 'fp32'}"]/r["s_per_region"], 3)
+    res["loadavg_after"] = round(os.getloadavg()[0], 2)
+    out = Path(__file__).with_name("hipt4k.json"); tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(res, indent=1) + "\n"); tmp.replace(out)
+    print(json.dumps(res, indent=1))
 
 if __name__ == "__main__": main()

@@ -16,10 +16,10 @@ from .wsi import SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp,
 
 # %% auto #0
 __all__ = ['TORCH_FIX', 'STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command',
-           'positive_float', 'fraction', 'seconds', 'add_mpp_args', 'torch_stack', 'stack_error', 'format_software',
-           'check_device', 'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample', 'report',
-           'tile_command', 'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command', 'eval_command',
-           'load_trained', 'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command',
+           'positive_float', 'fraction', 'seconds', 'positive_int', 'add_mpp_args', 'torch_stack', 'stack_error',
+           'format_software', 'check_device', 'ready_to_run', 'add_tiling_args', 'seg_from_args', 'slides_or_sample',
+           'report', 'tile_command', 'extract_command', 'add_pretrain_args', 'pretrain_command', 'train_command',
+           'eval_command', 'load_trained', 'slide_geometry', 'slide_attention', 'predict_slides', 'predict_command',
            'add_training_args', 'heatmap_command', 'build_parser', 'check_out', 'main', 'cli_reference']
 
 # %% ../nbs/13_cli.ipynb #77890e0c
@@ -68,26 +68,28 @@ def info_command(args) -> int:
     return 0
 
 # %% ../nbs/13_cli.ipynb #44bd573b
+def _number(s:str, conv, ok, must:str):
+    "argparse type helper: `conv(s)` if it parses and `ok` holds, else an error that says the value `must` be …"
+    try: v = conv(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not {'a whole number' if conv is int else 'a number'}")
+    if not (math.isfinite(v) and ok(v)): raise argparse.ArgumentTypeError(f"{s!r} must be {must}")
+    return v
+
 def positive_float(s:str) -> float:
     "argparse type: a finite float > 0 (pixel sizes, rates)."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
-    if not (math.isfinite(v) and v > 0): raise argparse.ArgumentTypeError(f"{s!r} must be a finite number > 0")
-    return v
+    return _number(s, float, lambda v: v > 0, "a finite number > 0")
 
 def fraction(s:str) -> float:
     "argparse type: a float in [0, 1] (tissue fractions)."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
-    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"{s!r} must be a fraction between 0 and 1")
-    return v
+    return _number(s, float, lambda v: 0 <= v <= 1, "a fraction between 0 and 1")
 
 def seconds(s:str) -> float:
     "argparse type: a finite number of seconds ≥ 0."
-    try: v = float(s)
-    except ValueError: raise argparse.ArgumentTypeError(f"{s!r} is not a number")
-    if not (math.isfinite(v) and v >= 0): raise argparse.ArgumentTypeError(f"{s!r} must be a finite number of seconds ≥ 0")
-    return v
+    return _number(s, float, lambda v: v >= 0, "a finite number of seconds ≥ 0")
+
+def positive_int(s:str) -> int:
+    "argparse type: a whole number ≥ 1 (batch sizes)."
+    return _number(s, int, lambda v: v >= 1, "a whole number ≥ 1")
 
 def add_mpp_args(p:argparse.ArgumentParser, csv:bool=False):
     "`--mpp` (only for slides whose file records no pixel size) and `--force-mpp` (override the file, warned and recorded)."
@@ -237,11 +239,11 @@ def _extract_parser(sub):
     x.add_argument("--vit256", type=Path, help="ViT_256-16 DINO checkpoint (with --vit4k)")
     x.add_argument("--vit4k", type=Path, help="ViT_4096-256 DINO checkpoint (with --vit256)")
     x.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (under torchrun: cuda:LOCAL_RANK)")
-    x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="auto", help="autocast precision; auto (default): bf16 on a CPU with "
+    x.add_argument("--precision", choices=list(PRECISION_CHOICES), default="auto", help="bf16, fp16: the weights are stored in that type; auto (default): bf16 on a CPU with "
                    "bf16 units (AMX or AVX512-bf16) or a GPU with bf16, else fp32; `hipt_nb info` says what auto picks here. Recorded in each h5 and the manifest")
     x.add_argument("--workers", type=int, help="processes reading regions ahead of the model (default: 2 on CUDA, 0 on CPU, "
                    "where each region is then read by a short-lived forked process under --slide-timeout)")
-    x.add_argument("--batch-size", type=int, default=256, help="patches per ViT_256-16 forward (default 256 = one region)")
+    x.add_argument("--batch-size", type=positive_int, help="patches per ViT_256-16 forward (default: 16 on a CPU, the fastest measured; 256 = one region on a GPU)")
     x.add_argument("--seed", type=int, default=0, help="seed of the random initialisation when no weights are given")
     x.add_argument("--shard", help="i/n: process only slides i, i+n, ... (job arrays); torchrun's RANK/WORLD_SIZE otherwise")
     x.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -15,18 +15,19 @@ import torch
 
 import hipt_nb
 from .data import Busy, exclusive, sha256sum
-from .hipt4k import HIPT4K, file_sha256, official_checkpoint, official_paths, to_input
+from .hipt4k import HIPT4K, at_precision, file_sha256, official_checkpoint, official_paths, to_input
 from .vit import vit256_small
 from .vit4k import vit4k_xs
 from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, time_limited, grid_with_thumbnail,
                          load_coords, read_manifest, update_manifest)
 
 # %% auto #0
-__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS', 'FEATURE_KEYS',
-           'FEATURE_LIMIT', 'Weights', 'resolve_weights', 'widths', 'build_model', 'cpu_flags', 'auto_precision',
-           'stop_point', 'slide_fingerprint', 'link_problem', 'values_problem', 'dataset_problem', 'shape_problem',
-           'h5_problem', 'check_features', 'check_tensor', 'stale_fields', 'RegionError', 'H5WriteError', 'unclosed_h5',
-           'h5_check', 'h5_writing', 'extract_slide', 'shard_of', 'extract_slides']
+__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'CPU_PATCH_BATCH', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS',
+           'FEATURE_KEYS', 'FEATURE_LIMIT', 'Weights', 'resolve_weights', 'widths', 'build_model', 'cpu_flags',
+           'auto_precision', 'default_patch_batch', 'stop_point', 'slide_fingerprint', 'link_problem', 'values_problem',
+           'dataset_problem', 'shape_problem', 'h5_problem', 'check_features', 'check_tensor', 'stale_fields',
+           'RegionError', 'H5WriteError', 'unclosed_h5', 'h5_check', 'h5_writing', 'extract_slide', 'shard_of',
+           'extract_slides']
 
 # %% ../nbs/05_extract.ipynb #af992c80
 @dataclass
@@ -100,6 +101,12 @@ def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
     have = [f for f in BF16_CPU_FLAGS if f in (cpu_flags() if flags is None else flags)]
     if have: return "bf16", f"the CPU has {' and '.join(have)}"
     return "fp32", "the CPU has no bf16 units (amx_bf16, avx512_bf16), so bf16 would be emulated and slower than fp32"
+
+CPU_PATCH_BATCH = 16   # fastest in bench/hipt4k.py's sweep of 4-64 patches per forward (fp32 on AVX2; bf16 on AMX); 256 was the slowest
+
+def default_patch_batch(device:str="cpu") -> int:
+    "Patches per ViT_256-16 forward when none is given: `CPU_PATCH_BATCH` on a CPU (activations that stay in cache), 256 (one region) on a GPU."
+    return CPU_PATCH_BATCH if device.split(":")[0] == "cpu" else 256
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):
@@ -265,14 +272,14 @@ def _slide_coords(wsi:WSI, out:Path, slide_id:str, seg, min_tissue:float, coords
 
 def _embed_regions(f, it, coords, done:int, model:HIPT4K, device:str, precision:str, bar):
     "Regions `done`… from loader iterator `it` through `model` into the open partial `f`, one flushed row at a time; a bad region raises RegionError."
-    dt, where = PRECISIONS[precision], lambda i: f"region {i} at level-0 ({coords[i][0]}, {coords[i][1]})"
+    model, where = at_precision(model, PRECISIONS[precision]), lambda i: f"region {i} at level-0 ({coords[i][0]}, {coords[i][1]})"
+    dt = next(model.parameters()).dtype                                  # the input in the weights' type: no autocast, no casts per layer
     ds = {k: f[f"features_{k}"] for k in ("cls256", "cls4k", "mean256")}   # held open: a chunk's write fails at flush, not in a finaliser
     for i in range(done, len(coords)):
         try: item = next(it)
         except Exception as e: raise RegionError(f"{where(i)}: {_reason(e)}") from None
-        x = to_input(item["image"], model.mean, model.std).to(device, non_blocking=True)
-        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None):
-            o = model.forward_features(x)
+        x = to_input(item["image"], model.mean, model.std).to(device, dtype=dt, non_blocking=True)
+        with torch.inference_mode(): o = model.forward_features(x)
         rows = {k: o[k][0].float().cpu().numpy() for k in ("cls256", "cls4k", "mean256")}
         if not all(np.isfinite(v).all() for v in rows.values()): raise RegionError(f"{where(i)}: the model gave NaN or infinite features")
         for k, v in rows.items(): ds[k][i] = v
@@ -422,13 +429,15 @@ def _inputs(inputs, mpp):
 
 # %% ../nbs/05_extract.ipynb #1559850d
 def extract_slides(inputs, out, weights:str|None=None, vit256=None, vit4k=None, mpp:float|None=None, shard:str|None=None,
-                   device:str="cpu", batch_size:int=256, seed:int=0, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
-    "Extract every slide of `inputs` that belongs to this process's shard; returns the manifest rows. `precision='auto'` picks one with `auto_precision` (the command line's default)."
+                   device:str="cpu", batch_size:int|None=None, seed:int=0, force_mpp:bool=False, progress:bool=True, **kwargs) -> list[dict]:
+    """Extract every slide of `inputs` that belongs to this process's shard; returns the manifest rows. `precision='auto'` picks one with `auto_precision`
+    (the command line's default); `batch_size`: patches per ViT_256-16 forward (None: `default_patch_batch(device)`)."""
     from tqdm import tqdm
     w = resolve_weights(weights, vit256, vit4k)
     if device.startswith("cuda") and ":" not in device and "LOCAL_RANK" in os.environ: device = f"cuda:{os.environ['LOCAL_RANK']}"
-    model = build_model(w, seed=seed, patch_batch=batch_size).to(device)     # checkpoints checked before any file is made
+    model = build_model(w, seed=seed, patch_batch=batch_size or default_patch_batch(device)).to(device)     # checkpoints checked before any file is made
     if kwargs.get("precision") == "auto": kwargs["precision"] = auto_precision(device)[0]   # recorded in every h5 and the manifest
+    if kwargs.get("precision", "fp32") in PRECISIONS: model = at_precision(model, PRECISIONS[kwargs.get("precision", "fp32")])   # once for all slides
     i, n = shard_of(shard)
     read_manifest(Path(out)/"manifest.csv")                          # a foreign or endless manifest: refused before any work
     slides = _inputs(inputs, mpp)[i::n]

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_hipt4k.ipynb #fae8fdb1
 from __future__ import annotations
-import argparse, hashlib, os, shutil, tempfile, urllib.error, urllib.request
+import argparse, copy, hashlib, os, shutil, tempfile, urllib.error, urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ from .vit4k import ViT4K, vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
 __all__ = ['MEAN', 'STD', 'HIPT_COMMIT', 'OFFICIAL_CHECKPOINTS', 'eval_transform', 'to_input', 'checkpoint_normalization',
-           'crop_to_patches', 'HIPT4K', 'official_url', 'file_sha256', 'fetch', 'official_checkpoint', 'official_paths']
+           'crop_to_patches', 'HIPT4K', 'at_precision', 'official_url', 'file_sha256', 'fetch', 'official_checkpoint',
+           'official_paths']
 
 # %% ../nbs/04_hipt4k.ipynb #527ce5f7
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -80,6 +81,13 @@ class HIPT4K(nn.Module):
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         "The region embeddings CLS_4096: [B, 192]."
         return self.forward_features(x)["cls4k"]
+
+# %% ../nbs/04_hipt4k.ipynb #b24f0002
+def at_precision(model:nn.Module, dtype:torch.dtype|None=None) -> nn.Module:
+    "`model` with its weights stored in `dtype` (None: fp32): `model` itself if they already are, else a converted copy."
+    dt = dtype or torch.float32
+    return model if next(model.parameters()).dtype == dt else copy.deepcopy(model).to(dt)
+
 
 # %% ../nbs/04_hipt4k.ipynb #30eeb002
 HIPT_COMMIT = "780fafaed2e5b112bc1ed6e78852af1fe6714342"
