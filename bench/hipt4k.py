@@ -9,12 +9,14 @@ s/region = time x 256/patches (ViT-256 is >99% of the work; a 4096² region has 
                     the sweep `fp32_batches` (patches per ViT_256-16 forward); fast_fp32_256: one whole 4096² region per forward
   compile_fp32    : the same with torch.compile(vit256) and inductor's freezing (weights folded and prepacked), if it compiles
   bf16_autocast   : torch.autocast(bfloat16) over fp32 weights (cast at every call)
+  profile_fp32    : where the time of one fp32 forward of 16 patches goes (torch.profiler), and where its copies are made
   bf16_weights    : weights stored in bf16 (hipt_nb.hipt4k.at_precision), bf16 input: what `extract --precision bf16` runs;
                     with its own batch sweep `bf16_batches` on a CPU with bf16 units, else on 16 patches at batch 16 (it is slow)
 Roofline: ViT_256-16's FLOPs per region over this machine's GEMM rate in each precision, measured on matmuls of the MLP's
 shape (16 and 64 patches x 257 tokens, 384 -> 1536; the faster counts). Same thread count for all; the load average is
 recorded before and after. Writes bench/hipt4k.json. usage: python bench/hipt4k.py [--no-compile] [--reps 2]"""
 import argparse, datetime, json, os, platform, time
+from collections import Counter
 from pathlib import Path
 import torch, torch.nn.functional as F
 import hipt_nb
@@ -72,6 +74,14 @@ def sweep(model, x, batches, reps, dtype=None) -> dict:
         out[b] = round(t*256/n, 2); print(f"  batch {b}: {out[b]} s/region", flush=True)
     return out
 
+def op_profile(f) -> dict:
+    "Self-CPU share of each op over one call of `f` (those of at least 0.5 %), and which ops the layout copies (aten::copy_) are made in."
+    with torch.profiler.profile() as prof: f()
+    ops = prof.key_averages(); total = sum(e.self_cpu_time_total for e in ops)
+    shares = {e.key: round(e.self_cpu_time_total/total, 3) for e in sorted(ops, key=lambda e: -e.self_cpu_time_total) if e.self_cpu_time_total >= 0.005*total}
+    parents = Counter(e.cpu_parent.name if e.cpu_parent is not None else "-" for e in prof.events() if e.name == "aten::copy_")
+    return dict(self_cpu_share=shares, copy_made_in=dict(parents))
+
 def gemm_rate(dtype, reps:int=3) -> float:
     "GFLOP/s of the MLP's first matmul (patches x 257 tokens, 384 -> 1536) in `dtype`, the faster of 16 and 64 patches."
     best = 0.
@@ -104,6 +114,7 @@ def main():
         model.patch_batch = 256; t0 = time.perf_counter(); model.forward_features(xfull)          # one pass: ~30 s on 2 AVX2 cores
         R["fast_fp32_256"] = dict(s_per_region=round(time.perf_counter() - t0, 2), patch_batch=256, patches_timed=256, reps=1)
         model.patch_batch = best
+        res["profile_fp32"] = op_profile(lambda: model.forward_features(x[:, :, :1024, :1024]))   # 16 patches, one forward at batch 16
     if not args.no_compile:
         try:
             import torch._inductor.config as ic; ic.freezing = True
