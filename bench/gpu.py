@@ -18,9 +18,7 @@ from pathlib import Path
 import h5py, numpy as np, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide, sample_slide
-from hipt_nb.hipt4k import HIPT4K, at_precision, to_input
-from hipt_nb.vit import vit256_small
-from hipt_nb.vit4k import vit4k_xs
+from hipt_nb.hipt4k import HIPT4K, at_precision, small_checkpoints, to_input
 from hipt_nb.wsi import WSI
 
 def sync(device):
@@ -48,14 +46,6 @@ def run_precision(model, x, device, name, reps, ref=None):
     if ref is not None: row.update(cosine_cls256=cosine(out["cls256"], ref["cls256"]), cosine_cls4k=cosine(out["cls4k"], ref["cls4k"]))
     if device.startswith("cuda"): row["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(device)/2**30, 2)
     return out, row
-
-def tiny_checkpoints(d:Path):
-    "A 1-block ViT_256-16 of width 48 and a 1-block ViT_4096-256 on its features, saved in the official layout (the dry run's weights)."
-    torch.manual_seed(0); m = HIPT4K(vit256_small(depth=1, embed_dim=48), vit4k_xs(depth=1, in_dim=48))
-    paths = []
-    for name, part in (("vit256.pth", m.vit256), ("vit4k.pth", m.vit4k)):
-        torch.save({"teacher": {f"backbone.{k}": v for k, v in part.state_dict().items()}}, d/name); paths.append(d/name)
-    return paths
 
 def same_h5(a:Path, b:Path) -> tuple[bool, float]:
     "(every dataset identical, max abs difference of the features) between two extraction h5 files."
@@ -89,7 +79,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        if args.dry_run: p256, p4k = tiny_checkpoints(d); model = HIPT4K.from_checkpoints(p256, p4k); weights = ["--vit256", str(p256), "--vit4k", str(p4k)]
+        if args.dry_run: p256, p4k = small_checkpoints(d); model = HIPT4K.from_checkpoints(p256, p4k); weights = ["--vit256", str(p256), "--vit4k", str(p4k)]
         else: torch.manual_seed(0); model = HIPT4K(); weights = ["--seed", "0"]          # random full-size weights: the official FLOPs
         model = model.eval().to(device)
         region = WSI(demo_slide("tissue_20x")).read_region((4096, 4096))

@@ -20,8 +20,8 @@ from .vit4k import ViT4K, vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
 __all__ = ['MEAN', 'STD', 'HIPT_COMMIT', 'OFFICIAL_CHECKPOINTS', 'eval_transform', 'to_input', 'checkpoint_normalization',
-           'crop_to_patches', 'HIPT4K', 'at_precision', 'official_url', 'file_sha256', 'fetch', 'official_checkpoint',
-           'official_paths']
+           'crop_to_patches', 'HIPT4K', 'save_backbone', 'small_checkpoints', 'at_precision', 'official_url',
+           'file_sha256', 'fetch', 'official_checkpoint', 'official_paths']
 
 # %% ../nbs/04_hipt4k.ipynb #527ce5f7
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -81,6 +81,21 @@ class HIPT4K(nn.Module):
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         "The region embeddings CLS_4096: [B, 192]."
         return self.forward_features(x)["cls4k"]
+
+# %% ../nbs/04_hipt4k.ipynb #b24f0202
+def save_backbone(path, backbone:nn.Module, **replace) -> Path:
+    "`backbone` saved at `path` as the teacher of a DINO checkpoint (`teacher` → `backbone.<name>`), any tensor named in `replace` put in place of its own."
+    sd = {**backbone.state_dict(), **replace}
+    torch.save({"teacher": {f"backbone.{k}": v for k, v in sd.items()}}, path)
+    return Path(path)
+
+def small_checkpoints(folder, width:int=48, depth:int=1, seed:int=0) -> tuple[Path, Path]:
+    "(`folder/vit256.pth`, `folder/vit4k.pth`): a seeded `depth`-block ViT_256-16 of `width` and a ViT_4096-256 on its `width`-d features."
+    torch.manual_seed(seed)
+    m256, m4k = vit256_small(depth=depth, embed_dim=width), vit4k_xs(depth=depth, in_dim=width)
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    return save_backbone(folder/"vit256.pth", m256), save_backbone(folder/"vit4k.pth", m4k)
+
 
 # %% ../nbs/04_hipt4k.ipynb #b24f0002
 def at_precision(model:nn.Module, dtype:torch.dtype|None=None) -> nn.Module:
