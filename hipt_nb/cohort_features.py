@@ -17,6 +17,7 @@ from .cohorts import (CONTEXT_COHORT, DEMO_COHORT, TISSUES, cohort_tiles, nest_s
                              plan_context_cohort, restain, tile_variant, tissue_image, tissue_tiles)
 from .core import to_grid
 from .data import assets_dir, atomic_path, cached, sha256sum
+from .hipt4k import at_precision
 from .vit import vit256_from_checkpoint, vit256_small
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
@@ -52,9 +53,10 @@ def write_rows(path, rows:list[dict]):
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
 
 # %% ../nbs/05a_cohort_features.ipynb #9d987e8f
-def _demo_bank(tiles, stain, depth, seed, vit=None) -> np.ndarray:
-    "Features [n_tiles, 2 orientations, 2 (normal, lesion), 384] of every tile variant, with `vit` or else a seeded random ViT_256-16."
+def _demo_bank(tiles, stain, depth, seed, vit=None, dtype=None) -> np.ndarray:
+    "Features [n_tiles, 2 orientations, 2 (normal, lesion), 384] of every tile variant, with `vit` or else a seeded random ViT_256-16, its weights in `dtype` (None: fp32)."
     if vit is None: torch.manual_seed(seed); vit = vit256_small(depth=depth).eval()
+    vit = at_precision(vit, dtype)
     bank = np.zeros((len(tiles), 2, 2, 384), np.float32)
     for o in range(2):
         for les in range(2): bank[:, o, les] = embed_tiles(np.stack([tile_variant(tiles, i, o, les, stain) for i in range(len(tiles))]), vit)
@@ -90,29 +92,32 @@ def _asset(name:str, sha:str) -> Path:
 def demo_cohort(**overrides) -> Path:
     "Cached demonstration cohort (see `DEMO_COHORT`): `h5_files/`, `subtype.csv`, `survival.csv`, `truth.csv`, `vit4k.pth`; random encoders unless the recipe names shipped checkpoints (`course_demo_cohort`)."
     recipe = {**DEMO_COHORT, **overrides}
-    def build(path, n_cases, p_two, regions, block, stain, stride, min_tissue, depth256, seed, version, vit256=None, vit256_sha256=None, vit4k=None, vit4k_sha256=None):
+    def build(path, n_cases, p_two, regions, block, stain, stride, min_tissue, depth256, seed, version, vit256=None, vit256_sha256=None, vit4k=None, vit4k_sha256=None,
+              precision="fp32"):
+        dt = {"fp32": None, "bf16": torch.bfloat16}[precision]                # bf16: both encoders' weights stored in bf16, as `extract --precision bf16`
         def fill(tmp):
             tiles = cohort_tiles(stride, min_tissue)
-            bank = _demo_bank(tiles, stain, depth256, seed, vit256_from_checkpoint(_asset(vit256, vit256_sha256)) if vit256 else None)
+            bank = _demo_bank(tiles, stain, depth256, seed, vit256_from_checkpoint(_asset(vit256, vit256_sha256)) if vit256 else None, dt)
             if vit4k: shutil.copyfile(_asset(vit4k, vit4k_sha256), tmp/"vit4k.pth"); vit4k_ = vit4k_from_checkpoint(tmp/"vit4k.pth")
             else:
                 torch.manual_seed(seed + 1); vit4k_ = vit4k_xs().eval()
                 torch.save({"teacher": vit4k_.state_dict(), "args": None}, tmp/"vit4k.pth")
+            vit4k_ = at_precision(vit4k_, dt)
             slides = plan_cohort(len(tiles), n_cases, p_two, regions, block, seed)
             burden = {}
             for s in slides:
                 cls256 = bank[s["tiles"], s["orient"], s["lesion"]]
-                with torch.no_grad(): cls4k = vit4k_(to_grid(torch.from_numpy(cls256), 16, 16)).float().numpy()
+                with torch.no_grad(): cls4k = vit4k_(to_grid(torch.from_numpy(cls256), 16, 16).to(dt or torch.float32)).float().numpy()
                 write_cohort_h5(tmp/"h5_files"/f"{s['slide_id']}.h5", cls256, cls4k, recipe)
                 burden[s["case_id"]] = burden.get(s["case_id"], 0) + int(s["lesion"].sum())
             _demo_tables(tmp, slides, burden, seed)
         _build_in_temp(path, fill)
     return cached("demo_cohort", build, **recipe)
 
-def course_demo_cohort() -> Path:
-    "The demonstration cohort embedded by the course's self-supervised checkpoints (`course_vit256.pth`, `course_vit4k.pth`) instead of random weights."
+def course_demo_cohort(**overrides) -> Path:
+    "The demonstration cohort embedded by the course's self-supervised checkpoints (`course_vit256.pth`, `course_vit4k.pth`) instead of random weights; `precision='bf16'` embeds in bf16."
     v256, v4k = assets_dir()/"course_vit256.pth", assets_dir()/"course_vit4k.pth"
-    return demo_cohort(vit256=v256.name, vit256_sha256=sha256sum(v256), vit4k=v4k.name, vit4k_sha256=sha256sum(v4k))
+    return demo_cohort(vit256=v256.name, vit256_sha256=sha256sum(v256), vit4k=v4k.name, vit4k_sha256=sha256sum(v4k), **overrides)
 
 # %% ../nbs/05a_cohort_features.ipynb #f27a44fa
 def context_bank(stain, stride, min_tissue, vit:nn.Module) -> dict:
