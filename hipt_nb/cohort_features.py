@@ -27,11 +27,11 @@ __all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'cours
 
 # %% ../nbs/05a_cohort_features.ipynb #edc05a3d
 def embed_tiles(tiles:np.ndarray, vit:nn.Module, batch:int=64) -> np.ndarray:
-    "ViT_256-16 CLS features [n, D] of uint8 tiles [n, 256, 256, 3] (HIPT's evaluation normalisation, mean = std = 0.5)."
+    "ViT_256-16 CLS features [n, D] (fp32) of uint8 tiles [n, 256, 256, 3] (HIPT's evaluation normalisation, mean = std = 0.5), the input in the weights' type."
     out = []
     with torch.inference_mode():
         for i in range(0, len(tiles), batch):
-            x = torch.from_numpy(np.ascontiguousarray(tiles[i:i + batch])).permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.5)
+            x = torch.from_numpy(np.ascontiguousarray(tiles[i:i + batch])).permute(0, 3, 1, 2).float().div(255).sub(0.5).div(0.5).to(next(vit.parameters()).dtype)
             out.append(vit(x).float())
     return torch.cat(out).numpy()
 
@@ -45,7 +45,7 @@ def write_cohort_h5(path, cls256:np.ndarray, cls4k:np.ndarray, recipe:dict, **ex
         for k, v in extra.items(): f[k] = v
         f.attrs.update(patch_size=4096, patch_level=0, patch_size_level0=4096, target_mpp=0.5, level0_mpp=0.5,
                        level0_width=4096*M, level0_height=4096, slide_path="", vit256_sha256=recipe.get("vit256_sha256", "random"),
-                       vit4k_sha256=recipe.get("vit4k_sha256", "random"), precision="fp32", hipt_nb_version=hipt_nb.__version__, demo_cohort=json.dumps(recipe))
+                       vit4k_sha256=recipe.get("vit4k_sha256", "random"), precision=recipe.get("precision", "fp32"), hipt_nb_version=hipt_nb.__version__, demo_cohort=json.dumps(recipe))
 
 def write_rows(path, rows:list[dict]):
     "A CSV of `rows` (dicts with the same keys), written atomically."
