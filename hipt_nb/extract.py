@@ -22,9 +22,9 @@ from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, cle
                          load_coords, read_manifest, update_manifest)
 
 # %% auto #0
-__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'CPU_PATCH_BATCH', 'STOP_POINTS', 'FINAL_DATASETS', 'FINAL_ATTRS',
+__all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'STOP_POINTS', 'CPU_PATCH_BATCH', 'FINAL_DATASETS', 'FINAL_ATTRS',
            'FEATURE_KEYS', 'FEATURE_LIMIT', 'Weights', 'resolve_weights', 'widths', 'build_model', 'cpu_flags',
-           'auto_precision', 'default_patch_batch', 'stop_point', 'slide_fingerprint', 'link_problem', 'values_problem',
+           'auto_precision', 'stop_point', 'slide_fingerprint', 'default_patch_batch', 'link_problem', 'values_problem',
            'dataset_problem', 'shape_problem', 'h5_problem', 'check_features', 'check_tensor', 'stale_fields',
            'RegionError', 'H5WriteError', 'unclosed_h5', 'h5_check', 'h5_writing', 'extract_slide', 'shard_of',
            'extract_slides']
@@ -101,12 +101,6 @@ def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
     have = [f for f in BF16_CPU_FLAGS if f in (cpu_flags() if flags is None else flags)]
     if have: return "bf16", f"the CPU has {' and '.join(have)}"
     return "fp32", "the CPU has no bf16 units (amx_bf16, avx512_bf16), so bf16 would be emulated and slower than fp32"
-
-CPU_PATCH_BATCH = 16   # fastest in bench/hipt4k.py's sweep of 4-64 patches per forward (fp32 on AVX2; bf16 on AMX); 256 was the slowest
-
-def default_patch_batch(device:str="cpu") -> int:
-    "Patches per ViT_256-16 forward when none is given: `CPU_PATCH_BATCH` on a CPU (activations that stay in cache), 256 (one region) on a GPU."
-    return CPU_PATCH_BATCH if device.split(":")[0] == "cpu" else 256
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):
@@ -124,6 +118,14 @@ def _identity(coords, w:Weights, precision:str, device:str, seed:int, wsi:WSI) -
     return dict(vit256_sha256=w.vit256_sha256, vit4k_sha256=w.vit4k_sha256, random_seed=seed if w.random else -1, precision=precision,
                 device_type=device.split(":")[0], target_mpp=wsi.target_mpp, level0_mpp=wsi.mpp, n_regions=len(coords),
                 slide_fingerprint=slide_fingerprint(wsi))
+
+# %% ../nbs/05_extract.ipynb #b24f0103
+CPU_PATCH_BATCH = 16   # fastest in bench/hipt4k.py's sweep of 4-64 (fp32, AVX2 EPYC), as in bf16 on an AMX Xeon; 256 at once was the slowest
+
+def default_patch_batch(device:str="cpu") -> int:
+    "Patches per ViT_256-16 forward when none is given: `CPU_PATCH_BATCH` on a CPU (activations that stay in cache), 256 (one region) on a GPU."
+    return CPU_PATCH_BATCH if device.split(":")[0] == "cpu" else 256
+
 
 # %% ../nbs/05_extract.ipynb #7c7c5001
 def _why_not_resume(path:Path, coords, ident:dict) -> str|None:
