@@ -90,7 +90,7 @@ def save_backbone(path, backbone:nn.Module, **replace) -> Path:
     return Path(path)
 
 def small_checkpoints(folder, width:int=48, depth:int=1, seed:int=0) -> tuple[Path, Path]:
-    "(`folder/vit256.pth`, `folder/vit4k.pth`): a seeded `depth`-block ViT_256-16 of `width` and a ViT_4096-256 on its `width`-d features."
+    "(`folder/vit256.pth`, `folder/vit4k.pth`): a `depth`-block ViT_256-16 of `width` and a ViT_4096-256 on its `width`-d features, drawn after `torch.manual_seed(seed)` (which also reseeds the caller's global generator)."
     torch.manual_seed(seed)
     m256, m4k = vit256_small(depth=depth, embed_dim=width), vit4k_xs(depth=depth, in_dim=width)
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
