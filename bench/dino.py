@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import sample_slide
+from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags
 from hipt_nb.dino import (DINOHead, DINOLoss, MultiCropModel, SlidePatches, clip_gradients, cosine_schedule, dino_args, ema_update,
                           COURSE_DEMO, param_groups, stage1_augment, stage1_models, train_stage1)
 
@@ -51,8 +52,8 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--batch", type=int, default=16); ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--slow-batch", type=int, default=4)
     a = ap.parse_args()
-    flags = {f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split()}
-    bf16_units = bool(flags & {"amx_bf16", "avx512_bf16"})
+    flags = cpu_flags()
+    bf16_units = bool(flags & set(BF16_CPU_FLAGS))
     patches = SlidePatches(sample_slide(), stride=64)
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=cpu_name(), cores=os.cpu_count(),
                torch_threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__, device="cpu",

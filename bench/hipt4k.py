@@ -21,6 +21,7 @@ from pathlib import Path
 import torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide
+from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags
 from hipt_nb.hipt4k import HIPT4K, at_precision, to_input
 from hipt_nb.wsi import WSI
 
@@ -56,7 +57,6 @@ def timed(f, reps=2):
     return out, best
 
 BATCHES = (4, 8, 16, 32, 64)
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 def cmp(a, b): return dict(max_abs_diff=float((a.float() - b.float()).abs().max()), cosine=float(F.cosine_similarity(a.float(), b.float()).min()))
 
@@ -93,8 +93,8 @@ def gemm_rate(dtype, reps:int=3) -> float:
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--no-compile", action="store_true"); ap.add_argument("--reps", type=int, default=2)
     args = ap.parse_args()
-    flags = {f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split()}
-    bf16_units = any(f in flags for f in BF16_FLAGS)
+    flags = cpu_flags()
+    bf16_units = any(f in flags for f in BF16_CPU_FLAGS)
     torch.manual_seed(0)
     model = HIPT4K().eval()
     sd = {k: v.detach() for k, v in model.vit256.state_dict().items()}

@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.cohort_features import course_demo_cohort
+from hipt_nb.extract import cpu_flags
 from hipt_nb.train import mean_std, train_subtype
 
 def lowest_cosine(a:Path, b:Path, key:str) -> float:
@@ -21,7 +22,7 @@ def lowest_cosine(a:Path, b:Path, key:str) -> float:
     return low
 
 def main():
-    flags = {f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split()}
+    flags = cpu_flags()
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"),
                cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
                cpu_flags=sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2"))), threads=torch.get_num_threads(),

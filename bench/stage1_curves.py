@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import sample_slide
+from hipt_nb.extract import cpu_flags
 from hipt_nb.dino import SlidePatches, dino_args, train_stage1
 
 RECIPE = dict(depth=2, out_dim=4096, global_size=96, local_size=48, local_crops_number=4, batch_size_per_gpu=8,
@@ -24,7 +25,7 @@ OUT = Path(__file__).with_name("stage1_curves.json")
 def machine() -> dict:
     info = open("/proc/cpuinfo").read().splitlines()
     return dict(cpu=next((l.split(":", 1)[1].strip() for l in info if l.startswith("model name")), platform.processor()),
-                cpu_flags=sorted({f for l in info if l.startswith("flags") for f in l.split() if f.startswith(("avx512", "amx", "avx2"))}),
+                cpu_flags=sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx", "avx2"))),
                 threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__)
 
 def curve(precision:str, seed:int, iters:int, patches) -> dict:

@@ -439,7 +439,7 @@ def extract_slides(inputs, out, weights:str|None=None, vit256=None, vit4k=None, 
     if device.startswith("cuda") and ":" not in device and "LOCAL_RANK" in os.environ: device = f"cuda:{os.environ['LOCAL_RANK']}"
     model = build_model(w, seed=seed, patch_batch=batch_size or default_patch_batch(device)).to(device)     # checkpoints checked before any file is made
     if kwargs.get("precision") == "auto": kwargs["precision"] = auto_precision(device)[0]   # recorded in every h5 and the manifest
-    if kwargs.get("precision", "fp32") in PRECISIONS: model = at_precision(model, PRECISIONS[kwargs.get("precision", "fp32")])   # once for all slides
+    model = at_precision(model, PRECISIONS.get(kwargs.get("precision", "fp32")))   # once for all slides (an unknown name is refused per slide)
     i, n = shard_of(shard)
     read_manifest(Path(out)/"manifest.csv")                          # a foreign or endless manifest: refused before any work
     slides = _inputs(inputs, mpp)[i::n]
