@@ -53,7 +53,7 @@ def attention_and_cls(vit:ViT, x:torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     side = int(round(w.shape[-1]**0.5))
     return w.reshape(B, w.shape[1], side, side), cls
 
-def region_attention(model:HIPT4K, region, batch:int=64) -> dict:
+def region_attention(model:HIPT4K, region, batch:int=16) -> dict:
     "A 4096² region (HxWx3 uint8 or [3, 4096, 4096] input tensor) → ViT_256-16 maps [256, heads, 16, 16] of each patch (row-major), the ViT_4096-256 map [heads, 16, 16], and the patch embeddings [256, 384]."
     x = to_input(region[None], model.mean, model.std) if isinstance(region, np.ndarray) else region
     if x.ndim == 3: x = x[None]

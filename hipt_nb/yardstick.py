@@ -59,7 +59,7 @@ def yardstick_queries(S:dict, seed:int=0) -> dict:
 
 # %% ../nbs/06a_stage1_yardstick.ipynb #3681b3ce
 @torch.no_grad()
-def vit_features(vit, tiles:np.ndarray, batch:int=32) -> np.ndarray:
+def vit_features(vit, tiles:np.ndarray, batch:int=16) -> np.ndarray:
     "CLS embeddings [n, D] of uint8 tiles [n, 256, 256, 3] by a ViT_256-16 (eval mode, fp32)."
     vit = vit.eval()
     return torch.cat([vit(to_input(tiles[i:i + batch])).float() for i in range(0, len(tiles), batch)]).numpy()
