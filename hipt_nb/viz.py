@@ -113,12 +113,12 @@ def factorized(score4k, count4k, score256, count256) -> np.ndarray:
     return (score4k*count4k + score256*count256)/np.maximum(count4k + count256, 1)
 
 def hierarchical_maps(model:HIPT4K, region:np.ndarray, offsets4k=(0, 128, 256, 384), offsets256=(0, 128), scale:int=4) -> dict:
-    "All maps of one 4096² region, computed at 1/`scale` resolution: score256 / score4k [heads, S, S] with their overlap counts, `image` [S, S, 3], and the unshifted copy's real weights raw4k [heads, 16, 16] and raw256 [heads, 256, 256]."
+    "All maps of one 4096² region, computed at 1/`scale` resolution: score256 / score4k [heads, S, S] with their overlap counts, `image` [S, S, 3], the unshifted copy's real weights raw4k [heads, 16, 16] and raw256 [heads, 256, 256], and its patch embeddings cls256 [256, D]."
     S = 4096//scale
     s4k, s256, raw = {}, {}, {}
     for o in sorted(set(offsets4k) | set(offsets256) | {0}):
         r = region_attention(model, shifted_copy(region, o))
-        if o == 0: raw = dict(raw4k=r["att4k"].numpy(), raw256=tile_patch_maps(r["att256"].numpy()))     # the real weights, unshifted
+        if o == 0: raw = dict(raw4k=r["att4k"].numpy(), raw256=tile_patch_maps(r["att256"].numpy()), cls256=r["cls256"])   # the real weights, unshifted
         if o in offsets4k: s4k[o//scale] = region_scores(r["att4k"], 256//scale)
         if o in offsets256: s256[o//scale] = patch_scores(r["att256"], 256//scale)
     score4k, n4k = accumulate(s4k, S); score256, n256 = accumulate(s256, S)
