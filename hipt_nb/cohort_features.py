@@ -17,6 +17,7 @@ from .cohorts import (CONTEXT_COHORT, DEMO_COHORT, TISSUES, cohort_tiles, nest_s
                              plan_context_cohort, restain, tile_variant, tissue_image, tissue_tiles)
 from .core import to_grid
 from .data import assets_dir, atomic_path, cached, sha256sum
+from .extract import CPU_PATCH_BATCH
 from .hipt4k import at_precision
 from .vit import vit256_from_checkpoint, vit256_small
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
@@ -26,8 +27,8 @@ __all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'cours
            'context_vit256_path', 'context_cohort', 'read_truth']
 
 # %% ../nbs/05a_cohort_features.ipynb #edc05a3d
-def embed_tiles(tiles:np.ndarray, vit:nn.Module, batch:int=16) -> np.ndarray:
-    "ViT_256-16 CLS features [n, D] (fp32) of uint8 tiles [n, 256, 256, 3] (HIPT's evaluation normalisation, mean = std = 0.5), the input in the weights' type; `batch` tiles per forward (16: the fastest on a CPU, `default_patch_batch`)."
+def embed_tiles(tiles:np.ndarray, vit:nn.Module, batch:int=CPU_PATCH_BATCH) -> np.ndarray:
+    "ViT_256-16 CLS features [n, D] (fp32) of uint8 tiles [n, 256, 256, 3] (HIPT's evaluation normalisation, mean = std = 0.5), the input in the weights' type; `batch` tiles per forward (the CPU's fastest, as extraction)."
     out = []
     with torch.inference_mode():
         for i in range(0, len(tiles), batch):

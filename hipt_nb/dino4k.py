@@ -18,7 +18,7 @@ from .cohorts import mw_auc
 from .core import from_grid, to_grid
 from .data import assets_dir, atomic_path, cached, demo_slide, sha256sum
 from .dino import dino_args, train_dino
-from .extract import check_features, check_tensor
+from .extract import CPU_PATCH_BATCH, check_features, check_tensor
 from .vit import interpolate_pos_embed
 from .vit4k import ViT4K, vit4k_xs
 
@@ -142,7 +142,7 @@ def demo_region_features() -> Path:
         from hipt_nb.hipt4k import HIPT4K
         from hipt_nb.vit import vit256_small
         torch.manual_seed(seed)
-        model = HIPT4K(vit256_small(depth=depth), vit4k_xs(depth=1), patch_batch=16).eval()   # the CPU's fastest batch; same features
+        model = HIPT4K(vit256_small(depth=depth), vit4k_xs(depth=1), patch_batch=CPU_PATCH_BATCH).eval()   # the CPU's fastest batch; same features
         with tempfile.TemporaryDirectory(dir=path.parent) as d:
             row = extract_slide(demo_slide(slide), d, model, Weights(), progress=False)
             if row["status"] != "done": raise RuntimeError(f"demo feature extraction failed: {row}")

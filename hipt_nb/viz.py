@@ -20,6 +20,7 @@ from scipy.stats import rankdata, spearmanr
 from .cohorts import HELD_OUT_BOXES, held_out_tiles, stain_amounts, tissue_image, tissue_tiles
 from .core import patchify, to_grid
 from .data import assets_dir, atomic_path, sha256sum
+from .extract import CPU_PATCH_BATCH
 from .hipt4k import HIPT4K, MEAN, STD, to_input
 from .vit import ViT, attention, vit256_from_checkpoint
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
@@ -53,7 +54,7 @@ def attention_and_cls(vit:ViT, x:torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     side = int(round(w.shape[-1]**0.5))
     return w.reshape(B, w.shape[1], side, side), cls
 
-def region_attention(model:HIPT4K, region, batch:int=16) -> dict:
+def region_attention(model:HIPT4K, region, batch:int=CPU_PATCH_BATCH) -> dict:
     "A 4096² region (HxWx3 uint8 or [3, 4096, 4096] input tensor) → ViT_256-16 maps [256, heads, 16, 16] of each patch (row-major), the ViT_4096-256 map [heads, 16, 16], and the patch embeddings [256, 384]."
     x = to_input(region[None], model.mean, model.std) if isinstance(region, np.ndarray) else region
     if x.ndim == 3: x = x[None]

@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .cohorts import HELD_OUT_BOXES, TISSUES, TRAIN_BOXES, box_tiles, restain, stain_amounts, tissue_image
 from .data import assets_dir, sha256sum
+from .extract import CPU_PATCH_BATCH
 from .hipt4k import to_input
 from .vit import vit256_from_checkpoint, vit256_small
 
@@ -59,7 +60,7 @@ def yardstick_queries(S:dict, seed:int=0) -> dict:
 
 # %% ../nbs/06a_stage1_yardstick.ipynb #3681b3ce
 @torch.no_grad()
-def vit_features(vit, tiles:np.ndarray, batch:int=16) -> np.ndarray:
+def vit_features(vit, tiles:np.ndarray, batch:int=CPU_PATCH_BATCH) -> np.ndarray:
     "CLS embeddings [n, D] of uint8 tiles [n, 256, 256, 3] by a ViT_256-16 (eval mode, fp32)."
     vit = vit.eval()
     return torch.cat([vit(to_input(tiles[i:i + batch])).float() for i in range(0, len(tiles), batch)]).numpy()
