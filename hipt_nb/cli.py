@@ -349,6 +349,15 @@ def _stain_jitter(args, ck) -> float|None:
     if not (math.isfinite(args.stain_jitter) and 0 <= args.stain_jitter <= 3): raise ValueError(f"--stain-jitter must be in [0, 3], got {args.stain_jitter}")
     return args.stain_jitter
 
+def _crop_scales(args, ck, s):
+    "Apply the checked `--global-crops-scale` / `--local-crops-scale` of `pretrain stage1` (area fractions MIN MAX of a tile) to the settings `s` of a new run."
+    for flag in ("global", "local"):
+        v = getattr(args, f"{flag}_crops_scale", None)
+        if v is None: continue
+        if ck is not None: raise ValueError(f"--{flag}-crops-scale is a setting of the run: a resumed run keeps the one it started with")
+        if not (all(math.isfinite(x) for x in v) and 0 < v[0] <= v[1] <= 1): raise ValueError(f"--{flag}-crops-scale must be 0 < MIN <= MAX <= 1, got {v[0]:g} {v[1]:g}")
+        setattr(s, f"{flag}_crops_scale", (float(v[0]), float(v[1])))
+
 def _run_options(args, ck, s):
     "Apply `--no-pos-embed-decay` (both stages) and `--crop-positions` (stage 2) to the settings `s` of a new run; a resumed run keeps its own."
     given = [f for f, v in (("--no-pos-embed-decay", args.no_pos_embed_decay), ("--crop-positions", getattr(args, "crop_positions", None))) if v]
@@ -369,6 +378,7 @@ def pretrain_command(args) -> int:
         if args.normalize is not None and ck is None:
             s.norm_mean, s.norm_std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if args.normalize == "imagenet" else ((0.5,)*3, (0.5,)*3)
         if (sj := _stain_jitter(args, ck)) is not None: s.stain_jitter = sj
+        _crop_scales(args, ck, s)
         (data, what), train = _stage1_data(args), train_stage1
     else:
         s, ck = _pretrain_settings(args, dino4k_args)
@@ -400,6 +410,9 @@ def _pretrain_parser(sub):
     s1.add_argument("--min-tissue", type=fraction, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
     s1.add_argument("--stain-jitter", type=float, metavar="SIGMA", help="also scale each view's haematoxylin and eosin amounts by "
                     "independent factors exp(U(-SIGMA, SIGMA)) (colour deconvolution; DAB untouched); default 0: the paper's augmentation")
+    for flag, dflt in (("global", "0.4 1"), ("local", "0.05 0.4")):
+        s1.add_argument(f"--{flag}-crops-scale", type=float, nargs=2, metavar=("MIN", "MAX"), help=f"area fractions of a tile that "
+                        f"a {flag} crop covers, as DINO's --{flag}_crops_scale (default {dflt}, the official recipe)")
     s1.add_argument("--normalize", choices=["half", "imagenet"], help="input normalisation: mean=std=0.5 (default, as HIPT's inference) or ImageNet's")
     add_pretrain_args(s1)
     s2 = st.add_parser("stage2", help="ViT_4096-256 on [256, 384] region feature grids from extraction h5 files",
