@@ -161,13 +161,14 @@ def train(work, rec:dict, runs):
         cmd = settings + [a.replace("WORK", str(work)) for a in extra] + ["--images", str(work/"tiles"), "--out", str(work/name)]
         if (work/name/"checkpoint.pth").exists():    # a rerun continues a run exactly where its last checkpoint left it
             cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/name), "--resume", "--no-progress"]
-        if not finished(work/name, name, settings): print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
+        if not finished(work/name, name, settings):      # the machine is recorded only for a run made here and now
+            print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
+            rec[f"machine_{name}"] = dict(cpu=cpu_name(), threads=int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
         lines = (work/name/"log.csv").read_text().strip().splitlines()
         last = [l for l in lines[1:] if int(l.split(",")[0]) <= used(name, settings)][-1]
         rec["stage1_commands"].append(shlex.join(settings + extra + ["--images", "WORK/tiles", "--out", f"WORK/{name}"]))
         rec["stage1_seconds"].append(float(dict(zip(lines[0].split(","), last.split(",")))["seconds"]))   # the log's clock (a resumed run restarts it)
         rec[f"log_last_row_{name}"] = last
-        if name in ("s1c", "s1d"): rec[f"machine_{name}"] = dict(cpu=cpu_name(), threads=int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
 
 def finish_record(work, rec:dict):
     "The joined command, images seen, and the shipped teacher (the last run's final checkpoint in fp16) with its size and SHA-256."
