@@ -42,8 +42,10 @@ STAGE1_MORE = COMMON + ["--warmup-iters", "100", "--freeze-last-layer-iters", "0
 # not shipped (`--continue WORK` trains them, `--continue WORK --ship` would ship the last one and extend the record):
 # s1c, the paper's crop sizes (224/96 px global/local, as the official stage 1) from the shipped teacher backbone (fp16)
 # with a fresh DINO head (tools/course_vit256_init.py, seed 0), planned for 600 iterations and used up to its kept
-# iteration 200; then s1d, global crops at the tile's own scale (DINO's --global_crops_scale fixed at 224²/256² of the
-# area, so a global view is a 224² window at a random offset, not a zoom), 300 iterations.
+# iteration 200; then s1d, global crops at about the tile's own scale (DINO's --global_crops_scale fixed at 224²/256² of
+# the area: a crop of about 224 px at a random offset, resized to 224² with little zoom; torchvision's random aspect ratio,
+# 3/4 to 4/3, still stretches it by up to about 14 %), 300 iterations. A first try of s1d with --global-crops-scale 0.7 1
+# (seed 3, 500 iterations planned, --keep-every 100) was stopped after 100 iterations; notebook 06a scores its checkpoint.
 FINE = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", "--global-size", "224", "--local-size", "96",
         "--local-crops-number", "4", "--batch-size", "32", "--save-every", "25", "--no-progress", "--precision", "fp32", "--lr", "0.001", "--stain-jitter", "1.0"]
 STAGE1_FINE = FINE + ["--max-iters", "600", "--warmup-iters", "50", "--freeze-last-layer-iters", "50", "--seed", "2", "--keep-every", "100"]
