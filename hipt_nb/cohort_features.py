@@ -23,8 +23,9 @@ from .vit import vit256_from_checkpoint, vit256_small
 from .vit4k import vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
-__all__ = ['embed_tiles', 'write_cohort_h5', 'write_rows', 'demo_cohort', 'course_demo_cohort', 'context_bank',
-           'context_vit256_path', 'context_cohort', 'read_truth']
+__all__ = ['BANKS', 'embed_tiles', 'write_cohort_h5', 'write_rows', 'shipped_bank', 'demo_bank_recipe', 'demo_cohort',
+           'course_demo_cohort', 'context_rows', 'context_bank', 'context_bank_recipe', 'context_vit256_path',
+           'context_cohort', 'read_truth']
 
 # %% ../nbs/05a_cohort_features.ipynb #edc05a3d
 def embed_tiles(tiles:np.ndarray, vit:nn.Module, batch:int=CPU_PATCH_BATCH) -> np.ndarray:
@@ -83,13 +84,37 @@ def _build_in_temp(path, fill):
     finally:
         if tmp.exists(): shutil.rmtree(tmp)
 
-# %% ../nbs/05a_cohort_features.ipynb #d3009674
+# %% ../nbs/05a_cohort_features.ipynb #b4a5c001
 def _asset(name:str, sha:str) -> Path:
     "A shipped checkpoint of the recipe, checked against the SHA-256 the recipe names."
     p = assets_dir()/name
     if sha256sum(p) != sha: raise ValueError(f"{p}: SHA-256 differs from the cohort recipe's {sha[:12]}…")
     return p
 
+BANKS = "cohort_banks.json"    # the shipped banks, with the recipe and SHA-256 of each (`tools/cohort_banks.py` writes them)
+
+def shipped_bank(recipe:dict, rows, sizes:dict, n_check:int=3) -> dict|None:
+    "The shipped bank that `recipe` makes ({key: features}), or None if none is shipped; refused unless its SHA-256, its row counts (`sizes`) and `n_check` spread rows per key, recomputed by `rows(key, indices)`, agree with it."
+    index = assets_dir()/BANKS
+    want = json.loads(json.dumps(recipe))                                     # tuples as lists, as stored
+    entries = json.loads(index.read_text()) if index.is_file() else {}
+    name = next((n for n, e in entries.items() if e["recipe"] == want), None)
+    if name is None: return None
+    p = _asset(name, entries[name]["sha256"])
+    with np.load(p) as z: bank = {k: z[k] for k in z.files}
+    if {k: len(v) for k, v in bank.items()} != sizes: raise ValueError(f"{p}: not one row per tile ({ {k: len(v) for k, v in bank.items()} }, tiles {sizes}); rebuild it (tools/cohort_banks.py)")
+    for k, v in bank.items():
+        i = np.unique(np.linspace(0, len(v) - 1, n_check).round().astype(int))
+        d = float(np.abs(rows(k, i) - v[i]).max())
+        if not d <= 1e-4: raise ValueError(f"{p}: rows {i.tolist()} of {k!r} differ from what this code computes (max |Δ| {d:.2e}); rebuild it (tools/cohort_banks.py)")
+    return bank
+
+def demo_bank_recipe(stride, min_tissue, stain, depth256, seed, vit256_sha256=None, precision="fp32", **_) -> dict:
+    "What a demonstration cohort's tile bank depends on (the key of a shipped bank)."
+    return dict(cohort="demo", stride=stride, min_tissue=min_tissue, stain=stain, depth256=depth256, seed=seed, vit256_sha256=vit256_sha256 or "random", precision=precision)
+
+
+# %% ../nbs/05a_cohort_features.ipynb #d3009674
 def demo_cohort(**overrides) -> Path:
     "Cached demonstration cohort (see `DEMO_COHORT`): `h5_files/`, `subtype.csv`, `survival.csv`, `truth.csv`, `vit4k.pth`; random encoders unless the recipe names shipped checkpoints (`course_demo_cohort`)."
     recipe = {**DEMO_COHORT, **overrides}
@@ -98,7 +123,10 @@ def demo_cohort(**overrides) -> Path:
         dt = {"fp32": None, "bf16": torch.bfloat16}[precision]                # bf16: both encoders' weights stored in bf16, as `extract --precision bf16`
         def fill(tmp):
             tiles = cohort_tiles(stride, min_tissue)
-            bank = _demo_bank(tiles, stain, depth256, seed, vit256_from_checkpoint(_asset(vit256, vit256_sha256)) if vit256 else None, dt)
+            vit = vit256_from_checkpoint(_asset(vit256, vit256_sha256)) if vit256 else None
+            rows = lambda _, i: _demo_bank(tiles[i], stain, depth256, seed, vit, dt)
+            shipped = shipped_bank(demo_bank_recipe(**recipe), rows, {"bank": len(tiles)})
+            bank = shipped["bank"] if shipped else rows("bank", np.arange(len(tiles)))
             if vit4k: shutil.copyfile(_asset(vit4k, vit4k_sha256), tmp/"vit4k.pth"); vit4k_ = vit4k_from_checkpoint(tmp/"vit4k.pth")
             else:
                 torch.manual_seed(seed + 1); vit4k_ = vit4k_xs().eval()
@@ -121,13 +149,17 @@ def course_demo_cohort(**overrides) -> Path:
     return demo_cohort(vit256=v256.name, vit256_sha256=sha256sum(v256), vit4k=v4k.name, vit4k_sha256=sha256sum(v4k), **overrides)
 
 # %% ../nbs/05a_cohort_features.ipynb #f27a44fa
+def context_rows(tiles:np.ndarray, stain, vit:nn.Module) -> np.ndarray:
+    "Features [n, 2 (normal, lesion), D] of `tiles`, embedded by `vit` as they are and restained by `stain`."
+    return np.stack([embed_tiles(tiles, vit), embed_tiles(np.stack([restain(x, *stain) for x in tiles]), vit)], 1)
+
 def context_bank(stain, stride, min_tissue, vit:nn.Module) -> dict:
     "{tissue: features [n, 2 (normal, lesion), D]} of every tile of both tissues, embedded by `vit`."
-    out = {}
-    for t in TISSUES:
-        tiles = tissue_tiles(tissue_image(t), stride, min_tissue)[0]
-        out[t] = np.stack([embed_tiles(tiles, vit), embed_tiles(np.stack([restain(x, *stain) for x in tiles]), vit)], 1)
-    return out
+    return {t: context_rows(tissue_tiles(tissue_image(t), stride, min_tissue)[0], stain, vit) for t in TISSUES}
+
+def context_bank_recipe(stain, stride, min_tissue, vit256_sha256, **_) -> dict:
+    "What the context cohort's tile bank depends on (the key of a shipped bank)."
+    return dict(cohort="context", stride=stride, min_tissue=min_tissue, stain=stain, vit256_sha256=vit256_sha256)
 
 def context_vit256_path() -> Path:
     "The ViT_256-16 of the context cohort: the first course checkpoint (400 iterations on the bundled slide), pinned."
@@ -144,7 +176,12 @@ def context_cohort(**overrides) -> Path:
     recipe = {**CONTEXT_COHORT, "vit256_sha256": sha256sum(context_vit256_path()), "depth4k": 2, **overrides}
     def build(path, stain, stride, min_tissue, seed, depth4k, **_):
         def fill(tmp):
-            bank = context_bank(stain, stride, min_tissue, vit256_from_checkpoint(context_vit256_path()))
+            vit = vit256_from_checkpoint(context_vit256_path())
+            tiles = {t: tissue_tiles(tissue_image(t), stride, min_tissue)[0] for t in TISSUES}
+            rows = lambda t, i: context_rows(tiles[t][i], stain, vit)
+            bank = shipped_bank(context_bank_recipe(**recipe), rows, {t: len(v) for t, v in tiles.items()}) or \
+                   {t: rows(t, np.arange(len(v))) for t, v in tiles.items()}
+            bank = {t: bank[t] for t in TISSUES}
             np.savez(tmp/"bank.npz", **bank)
             torch.manual_seed(seed + 1); vit4k = vit4k_xs(depth=depth4k).eval()
             torch.save({"teacher": vit4k.state_dict(), "args": None}, tmp/"vit4k_random.pth")

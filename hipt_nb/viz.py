@@ -28,10 +28,11 @@ from .vit4k import vit4k_from_checkpoint, vit4k_xs
 # %% auto #0
 __all__ = ['COURSE_FILES', 'cls_attention', 'attention_and_cls', 'region_attention', 'percentile_scores', 'upsample',
            'tile_patch_maps', 'patch_scores', 'region_scores', 'shifted_copy', 'accumulate', 'factorized',
-           'hierarchical_maps', 'attention_norm', 'attention_colorbar', 'wrap_title', 'blend', 'plot_maps', 'save_png',
-           'plot_head_attention', 'patch_coords', 'slide_attention_map', 'plot_slide_attention', 'course_checkpoints',
-           'course_description', 'heatmap_model', 'relative_entropy', 'haematoxylin', 'token_stain', 'nuclei_alignment',
-           'vit256_measures', 'summarize', 'region_heatmaps', 'slide_heatmap']
+           'copies_attention', 'hierarchical_maps', 'attention_norm', 'attention_colorbar', 'wrap_title', 'blend',
+           'plot_maps', 'save_png', 'plot_head_attention', 'patch_coords', 'slide_attention_map',
+           'plot_slide_attention', 'course_checkpoints', 'course_description', 'heatmap_model', 'relative_entropy',
+           'haematoxylin', 'token_stain', 'nuclei_alignment', 'vit256_measures', 'summarize', 'region_heatmaps',
+           'slide_heatmap']
 
 # %% ../nbs/12_heatmaps.ipynb #40040c8b
 def cls_attention(vit:ViT, x:torch.Tensor) -> torch.Tensor:
@@ -113,12 +114,33 @@ def factorized(score4k, count4k, score256, count256) -> np.ndarray:
     "HIPT's hierarchical map: the overlap-count-weighted average (score4k·n4k + score256·n256)/(n4k + n256) (a blend, not a product)."
     return (score4k*count4k + score256*count256)/np.maximum(count4k + count256, 1)
 
+
+# %% ../nbs/12_heatmaps.ipynb #c0a1b001
+def _moved(per_patch:torch.Tensor, k:int, white:torch.Tensor) -> torch.Tensor:
+    "Per-patch values [256, ...] (row-major) of a copy, moved k patches up and left; the k last rows and columns get `white`'s value."
+    g = per_patch.reshape(16, 16, *per_patch.shape[1:])
+    out = white.expand(16, 16, *white.shape).clone()
+    out[:16 - k, :16 - k] = g[k:, k:]
+    return out.reshape(per_patch.shape)
+
+def copies_attention(model:HIPT4K, region:np.ndarray, offsets, fill:int=255) -> dict:
+    "{offset: `region_attention` of `shifted_copy(region, offset)`} for each offset, ViT_256-16 run only on the copies with offsets below 256: a copy shifted by k·256 px more holds the same patches, moved k places up and left, then patches of pure `fill`."
+    base, out = {}, {}
+    w_att, w_cls = attention_and_cls(model.vit256, to_input(np.full((1, 256, 256, 3), fill, np.uint8), model.mean, model.std))
+    for o in sorted(offsets):
+        b, k = o % 256, o//256
+        if b not in base: base[b] = region_attention(model, shifted_copy(region, b, fill))
+        if k == 0: out[o] = base[b]; continue
+        att256, cls256 = _moved(base[b]["att256"], k, w_att[0]), _moved(base[b]["cls256"], k, w_cls[0])
+        att4k = cls_attention(model.vit4k, to_grid(cls256[None], 16, 16))[0]
+        out[o] = dict(att256=att256, att4k=att4k, cls256=cls256)
+    return out
+
 def hierarchical_maps(model:HIPT4K, region:np.ndarray, offsets4k=(0, 128, 256, 384), offsets256=(0, 128), scale:int=4) -> dict:
     "All maps of one 4096² region, computed at 1/`scale` resolution: score256 / score4k [heads, S, S] with their overlap counts, `image` [S, S, 3], the unshifted copy's real weights raw4k [heads, 16, 16] and raw256 [heads, 256, 256], and its patch embeddings cls256 [256, D]."
     S = 4096//scale
     s4k, s256, raw = {}, {}, {}
-    for o in sorted(set(offsets4k) | set(offsets256) | {0}):
-        r = region_attention(model, shifted_copy(region, o))
+    for o, r in copies_attention(model, region, set(offsets4k) | set(offsets256) | {0}).items():
         if o == 0: raw = dict(raw4k=r["att4k"].numpy(), raw256=tile_patch_maps(r["att256"].numpy()), cls256=r["cls256"])   # the real weights, unshifted
         if o in offsets4k: s4k[o//scale] = region_scores(r["att4k"], 256//scale)
         if o in offsets256: s256[o//scale] = patch_scores(r["att256"], 256//scale)
