@@ -275,13 +275,12 @@ def _slide_coords(wsi:WSI, out:Path, slide_id:str, seg, min_tissue:float, coords
 def _embed_regions(f, it, coords, done:int, model:HIPT4K, device:str, precision:str, bar):
     "Regions `done`… from loader iterator `it` through `model` into the open partial `f`, one flushed row at a time; a bad region raises RegionError."
     model, where = at_precision(model, PRECISIONS[precision]), lambda i: f"region {i} at level-0 ({coords[i][0]}, {coords[i][1]})"
-    dt = next(model.parameters()).dtype                                  # the input in the weights' type: no autocast, no casts per layer
     ds = {k: f[f"features_{k}"] for k in ("cls256", "cls4k", "mean256")}   # held open: a chunk's write fails at flush, not in a finaliser
     for i in range(done, len(coords)):
         try: item = next(it)
         except Exception as e: raise RegionError(f"{where(i)}: {_reason(e)}") from None
-        x = to_input(item["image"], model.mean, model.std).to(device, dtype=dt, non_blocking=True)
-        with torch.inference_mode(): o = model.forward_features(x)
+        x = item["image"].to(device, non_blocking=True)                  # uint8; normalised on the device a chunk of patches at a time, in the weights' type
+        with torch.inference_mode(): o = model.forward_images(x)
         rows = {k: o[k][0].float().cpu().numpy() for k in ("cls256", "cls4k", "mean256")}
         if not all(np.isfinite(v).all() for v in rows.values()): raise RegionError(f"{where(i)}: the model gave NaN or infinite features")
         for k, v in rows.items(): ds[k][i] = v

@@ -19,9 +19,9 @@ from .vit import ViT256, load_checkpoint_file, vit256_from_checkpoint, vit256_sm
 from .vit4k import ViT4K, vit4k_from_checkpoint, vit4k_xs
 
 # %% auto #0
-__all__ = ['MEAN', 'STD', 'HIPT_COMMIT', 'OFFICIAL_CHECKPOINTS', 'eval_transform', 'to_input', 'checkpoint_normalization',
-           'crop_to_patches', 'HIPT4K', 'save_backbone', 'small_checkpoints', 'at_precision', 'official_url',
-           'file_sha256', 'fetch', 'official_checkpoint', 'official_paths']
+__all__ = ['MEAN', 'STD', 'HIPT_COMMIT', 'OFFICIAL_CHECKPOINTS', 'eval_transform', 'to_input', 'normalize',
+           'checkpoint_normalization', 'crop_to_patches', 'HIPT4K', 'save_backbone', 'small_checkpoints',
+           'at_precision', 'official_url', 'file_sha256', 'fetch', 'official_checkpoint', 'official_paths']
 
 # %% ../nbs/04_hipt4k.ipynb #527ce5f7
 MEAN, STD = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
@@ -35,9 +35,12 @@ def to_input(regions, mean=MEAN, std=STD) -> torch.Tensor:
     if isinstance(regions, np.ndarray) and not regions.flags.writeable: regions = regions.copy()   # torch wants writable memory
     x = torch.as_tensor(regions)
     if x.dtype != torch.uint8: raise TypeError(f"expected uint8 images, got {x.dtype}")
-    x = x.permute(0, 3, 1, 2).float().div_(255)
-    m, s = torch.tensor(mean).view(1, 3, 1, 1), torch.tensor(std).view(1, 3, 1, 1)
-    return x.sub_(m).div_(s)
+    return normalize(x.permute(0, 3, 1, 2), mean, std)
+
+def normalize(x:torch.Tensor, mean=MEAN, std=STD) -> torch.Tensor:
+    "uint8 [B, 3, H, W] → float (x/255 − mean)/std per channel, on `x`'s device: the arithmetic of `eval_transform`."
+    m, s = (torch.tensor(v, device=x.device).view(1, 3, 1, 1) for v in (mean, std))
+    return x.float().div_(255).sub_(m).div_(s)
 
 def checkpoint_normalization(path) -> tuple[tuple, tuple]:
     "(mean, std) a ViT_256-16 checkpoint was trained with: its `args.norm_mean/norm_std` (hipt_nb's own), else 0.5/0.5 (the official ones, see below)."
@@ -69,14 +72,19 @@ class HIPT4K(nn.Module):
         mean, std = checkpoint_normalization(vit256_path)
         return cls(vit256_from_checkpoint(vit256_path, key), vit4k_from_checkpoint(vit4k_path, key), **{"mean": mean, "std": std, **kwargs})
 
-    def forward_features(self, x:torch.Tensor) -> dict:
-        "{'cls256': [B, n, 384], 'mean256': [B, 384], 'cls4k': [B, 192], 'grid': (rows, cols)} for normalised regions `x`."
+    def forward_features(self, x:torch.Tensor, prep=None) -> dict:
+        "{'cls256': [B, n, 384], 'mean256': [B, 384], 'cls4k': [B, 192], 'grid': (rows, cols)} for normalised regions `x` (or raw ones, each chunk of patches made ready by `prep`)."
         x = crop_to_patches(x)
         B, rows, cols = x.shape[0], x.shape[-2]//PATCH, x.shape[-1]//PATCH
         p = patchify(x, PATCH).reshape(-1, 3, PATCH, PATCH)                  # [B·n, 3, 256, 256], row-major per region
-        cls256 = torch.cat([self.vit256(c) for c in p.split(self.patch_batch)]).reshape(B, rows*cols, -1)
+        cls256 = torch.cat([self.vit256(prep(c) if prep else c) for c in p.split(self.patch_batch)]).reshape(B, rows*cols, -1)
         cls4k = self.vit4k(to_grid(cls256.to(self.vit4k.cls_token.dtype), rows, cols))
         return dict(cls256=cls256, mean256=cls256.mean(1), cls4k=cls4k, grid=(rows, cols))
+
+    def forward_images(self, images:torch.Tensor) -> dict:
+        "`forward_features` of uint8 regions [B, H, W, 3] on any device, each chunk of patches normalised (into the weights' type) only when it is embedded: the same numbers, without a float copy of whole regions."
+        dt = next(self.vit256.parameters()).dtype
+        return self.forward_features(images.permute(0, 3, 1, 2), prep=lambda c: normalize(c, self.mean, self.std).to(dt))
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         "The region embeddings CLS_4096: [B, 192]."
