@@ -126,7 +126,7 @@ def _moved(per_patch:torch.Tensor, k:int, white:torch.Tensor) -> torch.Tensor:
 def copies_attention(model:HIPT4K, region:np.ndarray, offsets, fill:int=255) -> dict:
     "{offset: `region_attention` of `shifted_copy(region, offset)`} for each offset, ViT_256-16 run once per offset modulo 256 (and on one patch of pure `fill`): a copy shifted by k·256 px more holds the same patches, moved k places up and left, then patches of pure `fill`."
     base, out = {}, {}
-    w_att, w_cls = attention_and_cls(model.vit256, to_input(np.full((1, 256, 256, 3), fill, np.uint8), model.mean, model.std))
+    if max(offsets) >= 256: w_att, w_cls = attention_and_cls(model.vit256, to_input(np.full((1, 256, 256, 3), fill, np.uint8), model.mean, model.std))
     for o in sorted(offsets):
         b, k = o % 256, o//256
         if b not in base: base[b] = region_attention(model, shifted_copy(region, b, fill))

@@ -9,19 +9,18 @@ computed as before. Run this after changing anything a bank depends on (tiles, r
 
     OMP_NUM_THREADS=1 python tools/cohort_banks.py
 """
-import json, os, tempfile, time
+import json, time
 from pathlib import Path
 import numpy as np
 import torch
 from hipt_nb.cohort_features import (BANKS, _demo_bank, context_bank, context_bank_recipe, context_vit256_path, demo_bank_recipe)
 from hipt_nb.cohorts import CONTEXT_COHORT, DEMO_COHORT, cohort_tiles
-from hipt_nb.data import assets_dir, sha256sum
+from hipt_nb.data import assets_dir, atomic_path, sha256sum
 from hipt_nb.vit import vit256_from_checkpoint
 
 def write(name:str, recipe:dict, arrays:dict, seconds:float, index:dict):
     p = assets_dir()/name
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=p.parent); os.close(fd)
-    np.savez(tmp, **arrays); os.chmod(tmp, 0o644); os.replace(tmp, p)
+    with atomic_path(p) as tmp: np.savez(tmp, **arrays)
     index[name] = dict(recipe=json.loads(json.dumps(recipe)), sha256=sha256sum(p), shapes={k: list(v.shape) for k, v in arrays.items()},
                        seconds=round(seconds, 1), torch=torch.__version__)
     print(f"{name}: {index[name]['shapes']}, {seconds:.0f} s, sha256 {index[name]['sha256'][:12]}")
@@ -37,6 +36,6 @@ def main():
     r = {**CONTEXT_COHORT, "vit256_sha256": sha256sum(context_vit256_path())}; t0 = time.time()
     bank = context_bank(r["stain"], r["stride"], r["min_tissue"], vit256_from_checkpoint(context_vit256_path()))
     write("context_bank.npz", context_bank_recipe(**r), bank, time.time() - t0, index)
-    (assets_dir()/BANKS).write_text(json.dumps(index, indent=1) + "\n")
+    with atomic_path(assets_dir()/BANKS) as tmp: tmp.write_text(json.dumps(index, indent=1) + "\n")
 
 if __name__ == "__main__": main()
