@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_dino4k.ipynb #0fe56b24
 from __future__ import annotations
-import copy, os, tempfile
+import copy, functools, json, os, shutil, tempfile, warnings
 from pathlib import Path
 
 import h5py
@@ -18,14 +18,15 @@ from .cohorts import mw_auc
 from .core import from_grid, to_grid
 from .data import assets_dir, atomic_path, cached, demo_slide, sha256sum
 from .dino import dino_args, train_dino
-from .extract import CPU_PATCH_BATCH, check_features, check_tensor
+from .extract import CPU_PATCH_BATCH, check_features, check_tensor, slide_fingerprint
 from .vit import interpolate_pos_embed
 from .vit4k import ViT4K, vit4k_xs
+from .wsi import WSI, region_grid, segment_tissue
 
 # %% auto #0
-__all__ = ['RegionGrids', 'GridCrops', 'CropPositionsViT4K', 'dino4k_args', 'stage2_models', 'train_stage2',
-           'demo_region_features', 'nest_pairs', 'region_cls', 'nest_probe', 'context_vit4k',
-           'context_supervised_vit4k']
+__all__ = ['REGION_RECIPE', 'SHIPPED_REGIONS', 'RegionGrids', 'GridCrops', 'CropPositionsViT4K', 'dino4k_args', 'stage2_models',
+           'train_stage2', 'shipped_region_features', 'demo_region_features', 'nest_pairs', 'region_cls', 'nest_probe',
+           'context_vit4k', 'context_supervised_vit4k']
 
 # %% ../nbs/07_dino4k.ipynb #67d7e04f
 def _region_files(inputs) -> list[Path]:
@@ -135,19 +136,59 @@ def train_stage2(args, dataset:RegionGrids, out, resume=None, init=None, progres
     return train_dino(args, dataset, aug, *stage2_models(args), out, resume=resume, init=init, progress=progress)
 
 # %% ../nbs/07_dino4k.ipynb #26c354bb
+REGION_RECIPE = dict(slide="tissue_20x", depth=1, seed=0)   # the demo slide, and the depth and seed of the random ViT_256-16
+SHIPPED_REGIONS = "demo_region_features.json"                # the shipped extraction of that recipe: recipe and SHA-256 (`tools/cohort_banks.py`)
+
+def _demo_model(depth:int, seed:int):
+    from hipt_nb.hipt4k import HIPT4K
+    from hipt_nb.vit import vit256_small
+    torch.manual_seed(seed)
+    return HIPT4K(vit256_small(depth=depth), vit4k_xs(depth=1), patch_batch=CPU_PATCH_BATCH).eval()   # the CPU's fastest batch; same features
+
+def _extract_demo(path, slide, depth, seed):
+    "`extract_slide` of the demo slide by the seeded model into `path`: every region read and embedded."
+    from hipt_nb.extract import Weights, extract_slide
+    with tempfile.TemporaryDirectory(dir=Path(path).parent) as d:
+        row = extract_slide(demo_slide(slide), d, _demo_model(depth, seed), Weights(), progress=False)
+        if row["status"] != "done": raise RuntimeError(f"demo feature extraction failed: {row}")
+        os.replace(Path(d)/"h5_files"/f"{demo_slide(slide).stem}.h5", path)
+
+
+# %% ../nbs/07_dino4k.ipynb #c1ea0702
+@functools.lru_cache(maxsize=4)
+def _embedded(path:str, fingerprint:str, xy:tuple, depth:int, seed:int) -> dict:
+    "The seeded model's features of the region at level-0 `xy` of the slide at `path` whose content is `fingerprint` (kept: checks in one process embed it once)."
+    with WSI(path) as wsi, torch.inference_mode(): o = _demo_model(depth, seed).forward_images(torch.from_numpy(wsi.read_region(xy))[None])
+    return {k: o[k][0].float().numpy() for k in ("cls256", "cls4k", "mean256")}
+
+def shipped_region_features(path, slide, depth, seed) -> bool:
+    "Write the shipped extraction of this recipe to `path` (its slide's path and fingerprint made this machine's): True; False if none is shipped for it, or (a warning naming it) if this slide's segmentation here gives other regions or its first region, embedded here, differs. A changed file is an error."
+    index = assets_dir()/SHIPPED_REGIONS
+    entry = json.loads(index.read_text()) if index.is_file() else {}
+    if entry.get("recipe") != dict(slide=slide, depth=depth, seed=seed): return False
+    src = assets_dir()/entry["name"]
+    if sha256sum(src) != entry["sha256"]: raise ValueError(f"{src}: SHA-256 differs from the {entry['sha256'][:12]}… that {index.name} records")
+    def unused(why): warnings.warn(f"{src}: {why}; not used (extracting the slide instead; tools/cohort_banks.py rebuilds it)"); return False
+    with WSI(demo_slide(slide)) as wsi, h5py.File(src, "r") as f:
+        coords, first = f["coords"][:], {k: f[f"features_{k}"][0] for k in ("cls256", "cls4k", "mean256")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore"); here = region_grid(wsi, segment_tissue(wsi), min_tissue=float(f.attrs["min_tissue"])).coords
+        if not np.array_equal(here, coords): return unused(f"its {len(coords)} regions are not the {len(here)} this slide's segmentation gives here")
+        fingerprint = slide_fingerprint(wsi)
+    here = _embedded(str(demo_slide(slide)), fingerprint, tuple(map(int, coords[0])), depth, seed)
+    d = max(float(np.abs(here[k] - v).max()) for k, v in first.items())
+    if not d <= 1e-4: return unused(f"region 0 differs from what this code computes here (max |Δ| {d:.2e})")
+    with atomic_path(path) as tmp:
+        shutil.copyfile(src, tmp)
+        with h5py.File(tmp, "r+") as f: f.attrs["slide_path"], f.attrs["slide_fingerprint"] = str(demo_slide(slide)), fingerprint
+    return True
+
 def demo_region_features() -> Path:
-    "Cached extraction h5 of the demo slide `tissue_20x` (its 8 tissue regions) with a seeded random 1-block ViT_256-16: features for stage-2 examples."
-    def build(path, slide, depth, seed):
-        from hipt_nb.extract import Weights, extract_slide
-        from hipt_nb.hipt4k import HIPT4K
-        from hipt_nb.vit import vit256_small
-        torch.manual_seed(seed)
-        model = HIPT4K(vit256_small(depth=depth), vit4k_xs(depth=1), patch_batch=CPU_PATCH_BATCH).eval()   # the CPU's fastest batch; same features
-        with tempfile.TemporaryDirectory(dir=path.parent) as d:
-            row = extract_slide(demo_slide(slide), d, model, Weights(), progress=False)
-            if row["status"] != "done": raise RuntimeError(f"demo feature extraction failed: {row}")
-            os.replace(Path(d)/"h5_files"/f"{demo_slide(slide).stem}.h5", path)
-    return cached("demo_region_features.h5", build, slide="tissue_20x", depth=1, seed=0)
+    "Cached extraction h5 of the demo slide `tissue_20x` (its 8 tissue regions) with a seeded random 1-block ViT_256-16: features for stage-2 examples. The shipped copy when it is current, else extracted here."
+    def build(path, **r):
+        if not shipped_region_features(path, **r): _extract_demo(path, **r)
+    return cached("demo_region_features.h5", build, **REGION_RECIPE)
+
 
 # %% ../nbs/07_dino4k.ipynb #94cf4e41
 def nest_pairs(cohort) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:

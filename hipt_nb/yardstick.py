@@ -108,9 +108,10 @@ def yardstick_data(seed:int=0, stride:int=128, min_tissue:float=0.5) -> dict:
     return dict(held_out=S, queries=yardstick_queries(S, seed), probe_tiles=P["tiles"], threshold=thr,
                 train_count=nuclei_count(P["tiles"], thr), test_count=nuclei_count(S["tiles"], thr), seed=seed)
 
-def stage1_yardstick(features, data:dict, probe:bool=True) -> dict:
-    "Score `features` (uint8 tiles [n, 256, 256, 3] → [n, D]) on `yardstick_data`: top-1 for every query set, the headline means and (if `probe`) the probe."
+def stage1_yardstick(features, data:dict, probe:bool=True, keep:dict|None=None) -> dict:
+    "Score `features` (uint8 tiles [n, 256, 256, 3] → [n, D]) on `yardstick_data`: top-1 for every query set, the headline means and (if `probe`) the probe. `keep` (a dict) receives the features of the held-out tiles and of each query set, to look at again without embedding them twice."
     g = features(data["held_out"]["tiles"]); q = {k: features(v) for k, v in data["queries"].items()}
+    if keep is not None: keep.update(held_out=g, **q)
     r = {f"top1 {k}": top1(g, v) for k, v in q.items()}
     r.update({"stain top-1": float(np.mean([r[f"top1 {k}"] for k in STRONG])), "shift top-1": r["top1 shift"]})
     if not probe: return r

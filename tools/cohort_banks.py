@@ -7,10 +7,17 @@ of the course takes about three minutes of one CPU core, on every fresh cache an
 one they need, its SHA-256 matches, and rows of it recomputed at build time agree (`shipped_bank`); any other recipe is
 computed as before. Run this after changing anything a bank depends on (tiles, restaining, embedding, a checkpoint):
 
-    OMP_NUM_THREADS=1 python tools/cohort_banks.py
+    OMP_NUM_THREADS=1 python tools/cohort_banks.py            # the banks and the region features
+    OMP_NUM_THREADS=1 python tools/cohort_banks.py regions    # the region features only
+
+It also writes `demo_region_features.h5` (+ `.json`): the extraction of the demo slide `tissue_20x` that the stage-2
+examples use (`hipt_nb.dino4k.demo_region_features`, notebook 07), about 50 s of every fresh cache otherwise. It is
+used only if this machine's segmentation of the slide gives the same regions and its first region, embedded again,
+agrees (`shipped_region_features`).
 """
-import json, time
+import json, shutil, sys, tempfile, time
 from pathlib import Path
+import h5py
 import numpy as np
 import torch
 from hipt_nb.cohort_features import (BANKS, _demo_bank, context_bank, context_bank_recipe, context_vit256_path, demo_bank_recipe)
@@ -25,7 +32,20 @@ def write(name:str, recipe:dict, arrays:dict, seconds:float, index:dict):
                        seconds=round(seconds, 1), torch=torch.__version__)
     print(f"{name}: {index[name]['shapes']}, {seconds:.0f} s, sha256 {index[name]['sha256'][:12]}")
 
+def region_features():
+    from hipt_nb.dino4k import REGION_RECIPE, SHIPPED_REGIONS, _extract_demo
+    name, t0 = "demo_region_features.h5", time.time()
+    with tempfile.TemporaryDirectory() as d:
+        h5 = Path(d)/name; _extract_demo(h5, **REGION_RECIPE)
+        with h5py.File(h5, "r+") as f: f.attrs["slide_path"] = Path(f.attrs["slide_path"]).name    # no path of this machine in the shipped file
+        with atomic_path(assets_dir()/name) as tmp: shutil.copyfile(h5, tmp)
+    entry = dict(name=name, recipe=REGION_RECIPE, sha256=sha256sum(assets_dir()/name), seconds=round(time.time() - t0, 1), torch=torch.__version__)
+    with atomic_path(assets_dir()/SHIPPED_REGIONS) as tmp: tmp.write_text(json.dumps(entry, indent=1) + "\n")
+    print(f"{name}: {entry['seconds']:.0f} s, sha256 {entry['sha256'][:12]}")
+
 def main():
+    region_features()
+    if sys.argv[1:] == ["regions"]: return
     index = {}
     v256 = assets_dir()/"course_vit256.pth"
     for name, over in (("demo_bank.npz", {}), ("course_demo_bank.npz", dict(vit256=v256.name, vit256_sha256=sha256sum(v256)))):
