@@ -5,8 +5,9 @@
     python bench/gpu.py --dry-run    # anywhere: the same code paths on the CPU with a small 1-block model and a 512² crop, nothing written (the tests run this)
 
 What it measures, side by side in one process, on real tissue (the centre 4096² region of the 20x demo slide):
-  fp32           HIPT4K.forward_features under inference_mode
-  bf16           the weights stored in bf16 (hipt_nb.hipt4k.at_precision) and a bf16 input: what `extract --precision bf16` runs
+  fp32           HIPT4K.forward_images under inference_mode: what `hipt_nb extract` runs (the uint8 region on the device,
+                 each chunk of patches normalised only when it is embedded)
+  bf16           the weights stored in bf16 (hipt_nb.hipt4k.at_precision), so each chunk is normalised into bf16: `extract --precision bf16`
   bf16_autocast  the fp32 model under torch.autocast(bfloat16), for comparison
   bf16_compile   bf16 weights with torch.compile(vit256)
 each as regions/s (best of `--reps` after a warm-up), cosine of features_cls256 and features_cls4k to fp32, and peak GPU memory.
@@ -18,7 +19,7 @@ from pathlib import Path
 import h5py, numpy as np, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide, sample_slide
-from hipt_nb.hipt4k import HIPT4K, at_precision, small_checkpoints, to_input
+from hipt_nb.hipt4k import HIPT4K, at_precision, small_checkpoints
 from hipt_nb.wsi import WSI
 
 def sync(device):
@@ -34,13 +35,13 @@ def timed(f, device, reps):
 def cosine(a, b) -> float: return float(F.cosine_similarity(a.float().flatten(1), b.float().flatten(1)).min())
 
 def run_precision(model, x, device, name, reps, ref=None):
-    "One row: regions/s, cosine to `ref` (fp32) and peak memory for `model` on input `x` under precision `name` (fp32, bf16, bf16_autocast)."
+    "One row: regions/s, cosine to `ref` (fp32) and peak memory for `model` on uint8 regions `x` [B, H, W, 3] under precision `name` (fp32, bf16, bf16_autocast)."
     auto = name == "bf16_autocast"
-    if name == "bf16": model, x = at_precision(model, torch.bfloat16), x.bfloat16()
+    if name == "bf16": model = at_precision(model, torch.bfloat16)
     if device.startswith("cuda"): torch.cuda.reset_peak_memory_stats(device)
     def f():
         with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=auto):
-            return {k: v.float() for k, v in model.forward_features(x).items() if k != "grid"}
+            return {k: v.float() for k, v in model.forward_images(x).items() if k != "grid"}
     t0 = time.perf_counter(); out, t = timed(f, device, reps); total = time.perf_counter() - t0
     row = dict(s_per_region=round(t, 4), regions_per_s=round(1/t, 3), first_call_and_reps_s=round(total, 1))
     if ref is not None: row.update(cosine_cls256=cosine(out["cls256"], ref["cls256"]), cosine_cls4k=cosine(out["cls4k"], ref["cls4k"]))
@@ -83,8 +84,8 @@ def main(argv=None):
         else: torch.manual_seed(0); model = HIPT4K(); weights = ["--seed", "0"]          # random full-size weights: the official FLOPs
         model = model.eval().to(device)
         region = WSI(demo_slide("tissue_20x")).read_region((4096, 4096))
-        x = to_input(region[None]).to(device)
-        if args.dry_run: x = x[:, :, :512, :512]                     # 2 x 2 patches
+        x = torch.from_numpy(region[None]).to(device)                 # uint8 [1, 4096, 4096, 3], as extract sends it
+        if args.dry_run: x = x[:, :512, :512]                          # 2 x 2 patches
         reps = 1 if args.dry_run else args.reps
         res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), dry_run=args.dry_run, device=device,
                    gpu=torch.cuda.get_device_name(device) if device.startswith("cuda") else None, gpus=torch.cuda.device_count(),
