@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_dino4k.ipynb #0fe56b24
 from __future__ import annotations
-import copy, functools, json, os, shutil, tempfile, warnings
+import copy, functools, inspect, json, os, shutil, tempfile, warnings
 from pathlib import Path
 
 import h5py
@@ -162,17 +162,20 @@ def _embedded(path:str, fingerprint:str, xy:tuple, depth:int, seed:int) -> dict:
     return {k: o[k][0].float().numpy() for k in ("cls256", "cls4k", "mean256")}
 
 def shipped_region_features(path, slide, depth, seed) -> bool:
-    "Write the shipped extraction of this recipe to `path` (its slide's path and fingerprint made this machine's): True; False if none is shipped for it, or (a warning naming it) if this slide's segmentation here gives other regions or its first region, embedded here, differs. A changed file is an error."
+    "Write the shipped extraction of this recipe to `path` (its slide's path and fingerprint made this machine's): True; False if none is shipped for it, or (a warning naming it) if it was made with another tissue threshold than extraction's default, this slide's segmentation here gives other regions, or its first region, embedded here, differs. A changed file is an error."
     index = assets_dir()/SHIPPED_REGIONS
     entry = json.loads(index.read_text()) if index.is_file() else {}
     if entry.get("recipe") != dict(slide=slide, depth=depth, seed=seed): return False
     src = assets_dir()/entry["name"]
     if sha256sum(src) != entry["sha256"]: raise ValueError(f"{src}: SHA-256 differs from the {entry['sha256'][:12]}… that {index.name} records")
     def unused(why): warnings.warn(f"{src}: {why}; not used (extracting the slide instead; tools/cohort_banks.py rebuilds it)"); return False
+    from hipt_nb.extract import _compute
+    min_tissue = inspect.signature(_compute).parameters["min_tissue"].default                    # what extraction would use now
     with WSI(demo_slide(slide)) as wsi, h5py.File(src, "r") as f:
         coords, first = f["coords"][:], {k: f[f"features_{k}"][0] for k in ("cls256", "cls4k", "mean256")}
+        if float(f.attrs["min_tissue"]) != min_tissue: return unused(f"made with min_tissue {f.attrs['min_tissue']}, extraction's default is now {min_tissue}")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore"); here = region_grid(wsi, segment_tissue(wsi), min_tissue=float(f.attrs["min_tissue"])).coords
+            warnings.simplefilter("ignore"); here = region_grid(wsi, segment_tissue(wsi), min_tissue=min_tissue).coords
         if not np.array_equal(here, coords): return unused(f"its {len(coords)} regions are not the {len(here)} this slide's segmentation gives here")
         fingerprint = slide_fingerprint(wsi)
     here = _embedded(str(demo_slide(slide)), fingerprint, tuple(map(int, coords[0])), depth, seed)
@@ -180,7 +183,8 @@ def shipped_region_features(path, slide, depth, seed) -> bool:
     if not d <= 1e-4: return unused(f"region 0 differs from what this code computes here (max |Δ| {d:.2e})")
     with atomic_path(path) as tmp:
         shutil.copyfile(src, tmp)
-        with h5py.File(tmp, "r+") as f: f.attrs["slide_path"], f.attrs["slide_fingerprint"] = str(demo_slide(slide)), fingerprint
+        with h5py.File(tmp, "r+") as f:
+            for a in (f.attrs, f["coords"].attrs): a["slide_path"], a["slide_fingerprint"] = str(demo_slide(slide)), fingerprint   # both copies (notebook 05)
     return True
 
 def demo_region_features() -> Path:

@@ -37,13 +37,15 @@ def region_features():
     name, t0 = "demo_region_features.h5", time.time()
     with tempfile.TemporaryDirectory() as d:
         h5 = Path(d)/name; _extract_demo(h5, **REGION_RECIPE)
-        with h5py.File(h5, "r+") as f: f.attrs["slide_path"] = Path(f.attrs["slide_path"]).name    # no path of this machine in the shipped file
+        with h5py.File(h5, "r+") as f:                               # no path of this machine in the shipped file (nor in the copy on `coords`)
+            for a in (f.attrs, f["coords"].attrs): a["slide_path"] = Path(a["slide_path"]).name
         with atomic_path(assets_dir()/name) as tmp: shutil.copyfile(h5, tmp)
     entry = dict(name=name, recipe=REGION_RECIPE, sha256=sha256sum(assets_dir()/name), seconds=round(time.time() - t0, 1), torch=torch.__version__)
     with atomic_path(assets_dir()/SHIPPED_REGIONS) as tmp: tmp.write_text(json.dumps(entry, indent=1) + "\n")
     print(f"{name}: {entry['seconds']:.0f} s, sha256 {entry['sha256'][:12]}")
 
 def main():
+    if sys.argv[1:] not in ([], ["regions"]): sys.exit(f"usage: python tools/cohort_banks.py [regions]; got {' '.join(sys.argv[1:])}")
     region_features()
     if sys.argv[1:] == ["regions"]: return
     index = {}
