@@ -187,6 +187,8 @@ def shipped_region_features(path, slide, depth, seed) -> bool:
             for a in (f.attrs, f["coords"].attrs): a["slide_path"], a["slide_fingerprint"] = str(demo_slide(slide)), fingerprint   # both copies (notebook 05)
     return True
 
+
+# %% ../nbs/07_dino4k.ipynb #c1ea0704
 def demo_region_features() -> Path:
     "Cached extraction h5 of the demo slide `tissue_20x` (its 8 tissue regions) with a seeded random 1-block ViT_256-16: features for stage-2 examples. The shipped copy when it is current, else extracted here."
     def build(path, **r):
