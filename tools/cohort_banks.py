@@ -12,7 +12,8 @@ computed as before. Run this after changing anything a bank depends on (tiles, r
 
 It also writes `demo_region_features.h5` (+ `.json`): the extraction of the demo slide `tissue_20x` that the stage-2
 examples use (`hipt_nb.dino4k.demo_region_features`, notebook 07), about 50 s of every fresh cache otherwise. It is
-used only if this machine's segmentation of the slide gives the same regions and its first region, embedded again,
+used only if its SHA-256 is the one `demo_region_features.json` records, it was made with extraction's default tissue
+threshold, this machine's segmentation of the slide gives the same regions, and its first region, embedded again,
 agrees (`shipped_region_features`).
 """
 import json, shutil, sys, tempfile, time
