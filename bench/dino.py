@@ -8,18 +8,14 @@ weights: `pretrain --precision bf16`); on a CPU without bf16 units (amx_bf16, av
 about 15x slower, bf16 is timed on --slow-batch images for 1 iteration. The CPU flags and the load average before and after
 are recorded. Writes bench/dino.json.
 usage: python bench/dino.py [--batch N] [--iters N] [--slow-batch N]"""
-import argparse, datetime, json, os, platform, tempfile, time
+import argparse, datetime, json, os, tempfile, time
 from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import sample_slide
-from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags
+from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags, cpu_name, vector_flags
 from hipt_nb.dino import (DINOHead, DINOLoss, MultiCropModel, SlidePatches, clip_gradients, cosine_schedule, dino_args, ema_update,
                           COURSE_DEMO, param_groups, stage1_augment, stage1_models, train_stage1)
-
-def cpu_name():
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except Exception: return platform.processor()
 
 def measure(args, patches, batch, iters, precision="fp32"):
     "seconds per image for augmentation, for a training step on ready views, and for train_stage1 end to end."
@@ -57,7 +53,7 @@ def main():
     patches = SlidePatches(sample_slide(), stride=64)
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=cpu_name(), cores=os.cpu_count(),
                torch_threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__, device="cpu",
-               cpu_flags=sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2"))), bf16_units=bf16_units,
+               cpu_flags=vector_flags(flags), bf16_units=bf16_units,
                loadavg_before=round(os.getloadavg()[0], 2), data=f"{len(patches)} 256² patches of {sample_slide().name} (stride 64)", runs={})
     for name, cfg in [("official_full_size", dict()), ("course_demo", COURSE_DEMO)]:
         args = dino_args(**cfg)

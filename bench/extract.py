@@ -9,13 +9,13 @@ from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import demo_slide
-from hipt_nb.extract import default_patch_batch, extract_slides
+from hipt_nb.extract import cpu_name, default_patch_batch, extract_slides
 
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--workers", type=int, default=2); args = ap.parse_args()
     slide = demo_slide("sparse_20x")
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
-               cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"), loadavg_before=round(os.getloadavg()[0], 2),
+               cpu=cpu_name(), loadavg_before=round(os.getloadavg()[0], 2),
                torch=torch.__version__, hipt_nb=hipt_nb.__version__, slide=slide.name, model="HIPT_4K full size, fp32, cpu", runs={})
     for name, w, b in ((f"workers_0", 0, None), (f"workers_{args.workers}", args.workers, None), ("workers_0_batch256", 0, 256)):
         with tempfile.TemporaryDirectory() as d:

@@ -15,13 +15,13 @@ s/region = time x 256/patches (ViT-256 is >99% of the work; a 4096² region has 
 Roofline: ViT_256-16's FLOPs per region over this machine's GEMM rate in each precision, measured on matmuls of the MLP's
 shape (16 and 64 patches x 257 tokens, 384 -> 1536; the faster counts). Same thread count for all; the load average is
 recorded before and after. Writes bench/hipt4k.json. usage: python bench/hipt4k.py [--no-compile] [--reps 2]"""
-import argparse, datetime, json, os, platform, time
+import argparse, datetime, json, os, time
 from collections import Counter
 from pathlib import Path
 import torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.data import demo_slide
-from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags
+from hipt_nb.extract import BF16_CPU_FLAGS, cpu_flags, cpu_name, vector_flags
 from hipt_nb.hipt4k import HIPT4K, at_precision, to_input
 from hipt_nb.wsi import WSI
 
@@ -100,8 +100,8 @@ def main():
     sd = {k: v.detach() for k, v in model.vit256.state_dict().items()}
     region = WSI(demo_slide("tissue_20x")).read_region((4096, 4096))
     xfull = to_input(region[None]); x = xfull[:, :, 1024:3072, 1024:3072]      # 2048², 64 patches
-    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-               cpu_flags=sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2"))), bf16_units=bf16_units, loadavg_before=round(os.getloadavg()[0], 2),
+    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=cpu_name(),
+               cpu_flags=vector_flags(flags), bf16_units=bf16_units, loadavg_before=round(os.getloadavg()[0], 2),
                threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__, patches_timed=64, runs={})
     R = res["runs"]
     with torch.no_grad(): ref4k, t = timed(lambda: naive_hipt4k(sd, model.vit4k, x), args.reps)

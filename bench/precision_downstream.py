@@ -4,12 +4,12 @@ training cases, 10 folds) on the demonstration cohort embedded in fp32 and in bf
 `extract --precision bf16`), with the same splits and seeds; and how far the two cohorts' features are apart (lowest cosine).
 The bf16 difference of the mean test AUC is set against the standard deviation over the folds.
 Writes bench/precision_downstream.json. usage: OMP_NUM_THREADS=1 python bench/precision_downstream.py"""
-import datetime, json, os, platform, tempfile, time
+import datetime, json, os, tempfile, time
 from pathlib import Path
 import h5py, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.cohort_features import course_demo_cohort
-from hipt_nb.extract import cpu_flags
+from hipt_nb.extract import cpu_flags, cpu_name, vector_flags
 from hipt_nb.train import mean_std, train_subtype
 
 def lowest_cosine(a:Path, b:Path, key:str) -> float:
@@ -24,8 +24,8 @@ def lowest_cosine(a:Path, b:Path, key:str) -> float:
 def main():
     flags = cpu_flags()
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"),
-               cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-               cpu_flags=sorted(f for f in flags if f.startswith(("avx512", "amx", "avx2"))), threads=torch.get_num_threads(),
+               cpu=cpu_name(),
+               cpu_flags=vector_flags(flags), threads=torch.get_num_threads(),
                torch=torch.__version__, hipt_nb=hipt_nb.__version__, loadavg_before=round(os.getloadavg()[0], 2),
                setting="HIPT_LGP_FC, course DINO encoders (frozen ViT_4096-256), standardised, 100 % of training cases, 10 folds", runs={})
     cohorts = {}

@@ -7,18 +7,15 @@ Compares, on the 40x demo slide (each region = an 8192² level-0 read, halved) a
   - DataLoader over all kept regions of both slides with 0 and N workers (batch 1)
 Writes bench/regions.json (date, CPU, threads, versions, timings, ratios).
 usage: python bench/regions.py [--workers N] [--naive-regions K]"""
-import argparse, datetime, json, os, platform, time
+import argparse, datetime, json, os, time
 from pathlib import Path
 import numpy as np, openslide, torch
 from PIL import Image
 import hipt_nb
 from hipt_nb.core import PATCH
 from hipt_nb.data import demo_slide
+from hipt_nb.extract import cpu_name
 from hipt_nb.wsi import WSI, RegionDataset, patch_coords, region_grid, segment_tissue
-
-def cpu_model():
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except Exception: return platform.processor()
 
 def naive_region(w, xy):
     "256 reads of one patch each, as the official per-patch pipelines do, assembled into the region."
@@ -33,7 +30,7 @@ def naive_region(w, xy):
 def main():
     ap = argparse.ArgumentParser(); ap.add_argument("--workers", type=int, default=2); ap.add_argument("--naive-regions", type=int, default=2)
     args = ap.parse_args()
-    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=cpu_model(), cores=os.cpu_count(),
+    res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), cpu=cpu_name(), cores=os.cpu_count(),
                torch_threads=torch.get_num_threads(), torch=torch.__version__, openslide=openslide.__library_version__,
                hipt_nb=hipt_nb.__version__, slides={})
     slides, coords = [], []

@@ -10,12 +10,12 @@ fp32 seed 0 against seeds 1 and 2 is the noise a curve has anyway. Compared on m
 
 usage: OMP_NUM_THREADS=1 python bench/stage1_curves.py [--iters 200] [--runs fp32:0,fp32:1,fp32:2,bf16:0] [--out FILE]
        python bench/stage1_curves.py --merge A.json B.json      (runs made in separate processes → bench/stage1_curves.json)"""
-import argparse, csv, datetime, json, os, platform, tempfile, time
+import argparse, csv, datetime, json, os, tempfile, time
 from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import sample_slide
-from hipt_nb.extract import cpu_flags
+from hipt_nb.extract import cpu_name, vector_flags
 from hipt_nb.dino import SlidePatches, dino_args, train_stage1
 
 RECIPE = dict(depth=2, out_dim=4096, global_size=96, local_size=48, local_crops_number=4, batch_size_per_gpu=8,
@@ -23,9 +23,8 @@ RECIPE = dict(depth=2, out_dim=4096, global_size=96, local_size=48, local_crops_
 OUT = Path(__file__).with_name("stage1_curves.json")
 
 def machine() -> dict:
-    info = open("/proc/cpuinfo").read().splitlines()
-    return dict(cpu=next((l.split(":", 1)[1].strip() for l in info if l.startswith("model name")), platform.processor()),
-                cpu_flags=sorted(f for f in cpu_flags() if f.startswith(("avx512", "amx", "avx2"))),
+    return dict(cpu=cpu_name(),
+                cpu_flags=vector_flags(),
                 threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__)
 
 def curve(precision:str, seed:int, iters:int, patches) -> dict:

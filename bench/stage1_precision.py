@@ -8,12 +8,13 @@ left out (allocations). The training FLOPs of one iteration (student forward + b
 forward on the 2 global crops, ViT blocks and DINO head) are set against this machine's own matrix-multiply rate
 in each precision, measured on a matmul of the MLP's shape. Writes bench/stage1_precision.json.
 usage: OMP_NUM_THREADS=1 python bench/stage1_precision.py [--iters 6] [--rounds 2]"""
-import argparse, csv, datetime, json, os, platform, tempfile, time
+import argparse, csv, datetime, json, os, tempfile, time
 from pathlib import Path
 import torch
 import hipt_nb
 from hipt_nb.data import sample_slide
 from hipt_nb.dino import SlidePatches, dino_args, train_stage1
+from hipt_nb.extract import cpu_name, vector_flags
 
 RECIPE = dict(depth=2, out_dim=4096, global_size=160, local_size=64, local_crops_number=4, batch_size_per_gpu=32,
               warmup_iters=0, save_every=0, lr=0.001)
@@ -51,8 +52,8 @@ def main():
     o = ap.parse_args()
     patches = SlidePatches(sample_slide(), stride=64)
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"),
-               cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-               cpu_flags=sorted({f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split() if f.startswith(("avx512", "amx", "avx2"))}),
+               cpu=cpu_name(),
+               cpu_flags=vector_flags(),
                loadavg_before=os.getloadavg()[0], threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__,
                recipe=RECIPE, iterations_per_run=o.iters, rounds=o.rounds, runs={"fp32": [], "bf16": []})
     for _ in range(o.rounds):

@@ -8,12 +8,13 @@ out. The FLOPs of one iteration (student fwd + bwd ~ 3 x fwd on all crops, teach
 width 192 and the DINO head) are set against this machine's own matrix-multiply rate in each precision, measured on a
 matmul of the MLP's shape. Writes bench/stage2_precision.json.
 usage: OMP_NUM_THREADS=1 python bench/stage2_precision.py [--iters 10] [--rounds 2]"""
-import argparse, csv, datetime, json, os, platform, sys, tempfile, time
+import argparse, csv, datetime, json, os, sys, tempfile, time
 from pathlib import Path
 import numpy as np, torch
 import hipt_nb
 from hipt_nb.cohort_features import context_cohort
 from hipt_nb.dino4k import dino4k_args, train_stage2
+from hipt_nb.extract import cpu_name, vector_flags
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1]/"tools")]
 from stage1_precision import head_flops
 from context_dino_fresh import FreshRegions
@@ -50,8 +51,8 @@ def main():
     bank = {k: torch.from_numpy(v) for k, v in np.load(context_cohort()/"bank.npz").items()}
     regions = FreshRegions(bank, 16*(o.iters + 1), seed=0)
     res = dict(date=datetime.datetime.now().isoformat(timespec="seconds"),
-               cpu=next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor()),
-               cpu_flags=sorted({f for l in open("/proc/cpuinfo") if l.startswith("flags") for f in l.split() if f.startswith(("avx512", "amx", "avx2"))}),
+               cpu=cpu_name(),
+               cpu_flags=vector_flags(),
                loadavg_before=os.getloadavg()[0], threads=torch.get_num_threads(), torch=torch.__version__, hipt_nb=hipt_nb.__version__,
                recipe=RECIPE, iterations_per_run=o.iters, rounds=o.rounds, runs={"fp32": [], "bf16": []})
     for _ in range(o.rounds):

@@ -9,14 +9,13 @@ The README's table (nbs/index.ipynb) prints this file.
 """
 import datetime, json, os, re, subprocess, sys, time
 from pathlib import Path
-from hipt_nb.extract import cpu_flags
+from hipt_nb.extract import cpu_flags, cpu_name
 
 def main():
     root = Path(__file__).resolve().parents[1]
     cache = Path(os.environ.get("HIPT_NB_CACHE", Path.home()/".cache"/"hipt_nb"))
     empty = not cache.exists() or not any(cache.iterdir())
-    flags = cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+    flags, cpu = cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}, cpu_name()
     load0, t0 = os.getloadavg()[0], time.time()
     r = subprocess.run(["nbdev_test", "--do_print", "--timing"], cwd=root, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     wall = time.time() - t0

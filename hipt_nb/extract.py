@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_extract.ipynb #786eb94a
 from __future__ import annotations
-import os, re, signal, sys, time
+import os, platform, re, signal, sys, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +24,10 @@ from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, cle
 # %% auto #0
 __all__ = ['RANDOM_WARNING', 'PRECISIONS', 'BF16_CPU_FLAGS', 'STOP_POINTS', 'CPU_PATCH_BATCH', 'FINAL_DATASETS', 'FINAL_ATTRS',
            'FEATURE_KEYS', 'FEATURE_LIMIT', 'Weights', 'resolve_weights', 'widths', 'build_model', 'cpu_flags',
-           'auto_precision', 'stop_point', 'slide_fingerprint', 'default_patch_batch', 'link_problem', 'values_problem',
-           'dataset_problem', 'shape_problem', 'h5_problem', 'check_features', 'check_tensor', 'stale_fields',
-           'RegionError', 'H5WriteError', 'unclosed_h5', 'h5_check', 'h5_writing', 'extract_slide', 'shard_of',
-           'extract_slides']
+           'cpu_name', 'vector_flags', 'auto_precision', 'stop_point', 'slide_fingerprint', 'default_patch_batch',
+           'link_problem', 'values_problem', 'dataset_problem', 'shape_problem', 'h5_problem', 'check_features',
+           'check_tensor', 'stale_fields', 'RegionError', 'H5WriteError', 'unclosed_h5', 'h5_check', 'h5_writing',
+           'extract_slide', 'shard_of', 'extract_slides']
 
 # %% ../nbs/05_extract.ipynb #af992c80
 @dataclass
@@ -83,14 +83,27 @@ RANDOM_WARNING = ("WARNING: no checkpoints given and the official ones are not i
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")       # the CPU instructions that make bf16 matrix products fast
 
-def cpu_flags() -> set:
-    "The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."
+def _cpuinfo(key:str) -> str|None:
+    "The value of the first `key` line of /proc/cpuinfo; None where there is none (or no such file: not Linux)."
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("flags"): return set(line.split(":", 1)[1].split())
+                k, _, v = line.partition(":")
+                if k.strip() == key: return v.strip()
     except OSError: pass
-    return set()
+    return None
+
+def cpu_flags() -> set:
+    "The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."
+    return set((_cpuinfo("flags") or "").split())
+
+def cpu_name() -> str:
+    "The CPU's model name (/proc/cpuinfo), else `platform.processor()`, else 'unknown': what the benchmarks record beside `cpu_flags`."
+    return _cpuinfo("model name") or platform.processor() or "unknown"
+
+def vector_flags(flags=None) -> list:
+    "The vector and matrix units among `flags` (default `cpu_flags()`): avx2, avx512*, amx*, which decide how fast fp32 and bf16 run."
+    return sorted(f for f in (cpu_flags() if flags is None else flags) if f.startswith(("avx2", "avx512", "amx")))
 
 def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
     "(precision, why) that `--precision auto` picks on `device`: bf16 on a CPU with bf16 units or a GPU that supports bf16, else fp32."
@@ -101,6 +114,9 @@ def auto_precision(device:str="cpu", flags=None) -> tuple[str, str]:
     have = [f for f in BF16_CPU_FLAGS if f in (cpu_flags() if flags is None else flags)]
     if have: return "bf16", f"the CPU has {' and '.join(have)}"
     return "fp32", "the CPU has no bf16 units (amx_bf16, avx512_bf16), so bf16 would be emulated and slower than fp32"
+
+
+# %% ../nbs/05_extract.ipynb #4accacd8
 STOP_POINTS = ("segmentation", "region", "attributes", "rename")
 
 def stop_point(name:str):

@@ -23,6 +23,7 @@ import numpy as np, torch
 from hipt_nb.cohort_features import context_cohort, read_truth
 from hipt_nb.core import to_grid
 from hipt_nb.dino import DINOHead, MultiCropModel, read_checkpoint
+from hipt_nb.extract import cpu_name
 from hipt_nb.dino4k import dino4k_args, nest_pairs, nest_probe, region_cls, train_stage2
 from hipt_nb.vit4k import vit4k_from_checkpoint, vit4k_xs
 sys.path.insert(0, str(Path(__file__).parent))
@@ -109,7 +110,7 @@ def main():
         r = score_row(row, a.work, a.iters, a.keep, a.seed)
         r["wall_seconds"] = round(rec["rows"].get(key, {}).get("wall_seconds", 0) + secs)
         rec["rows"][key] = r
-        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), os.uname().machine)
+        cpu = cpu_name()
         done = ",".join(k.rsplit(":", 1)[0] for k in rec["rows"])       # every row of the record, whichever call trained it
         rec.update(command=f"OMP_NUM_THREADS=1 python tools/stage2_ablation.py WORK OUT.json --iters {a.iters} --keep {a.keep} --seed {a.seed} --rows {done}"
                            + (" --fixed FIXED.json" if "steps_vs_examples" in rec else ""),
