@@ -12,7 +12,7 @@ import numpy as np
 import hipt_nb
 from .core import REGION, grid_shape
 from .data import sample_slide, slide_info
-from .wsi import SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp, seg_params, tile_slides
+from .wsi import MIN_TISSUE, SEG_PRESETS, SegParams, SlideWarning, find_slides, resolve_mpp, seg_params, tile_slides
 
 # %% auto #0
 __all__ = ['TORCH_FIX', 'STATUSES', 'PRECISION_CHOICES', 'NOT_A_STATE_DICT', 'EXIT_STATUS', 'format_info', 'info_command',
@@ -164,7 +164,7 @@ def add_tiling_args(p:argparse.ArgumentParser):
     p.add_argument("--out", required=True, type=Path, help="output folder")
     add_mpp_args(p, csv=True)
     p.add_argument("--target-mpp", type=positive_float, default=0.5, help="pixel size of the regions (default 0.5 = 20x)")
-    p.add_argument("--min-tissue", type=fraction, default=0.05, help="minimum tissue fraction of a kept region (default 0.05)")
+    p.add_argument("--min-tissue", type=fraction, default=MIN_TISSUE, help=f"minimum tissue fraction of a kept region (default {MIN_TISSUE:g})")
     p.add_argument("--preset", choices=sorted(SEG_PRESETS), default="hipt_nb", help="segmentation parameter set (default hipt_nb)")
     g = p.add_argument_group("segmentation overrides (CLAM's names; areas in 512² level-0 units)")
     for f, t in [("seg_level", int), ("sthresh", int), ("mthresh", int), ("close", int), ("a_t", float), ("a_h", float), ("max_n_holes", int)]:

@@ -18,6 +18,7 @@ from timm.layers import trunc_normal_
 
 from .cohorts import restain
 from .data import atomic_path, exclusive
+from .extract import PRECISIONS
 from .vit import load_checkpoint_file, vit256_small
 from .wsi import WSI, _fractions, segment_tissue
 
@@ -307,7 +308,8 @@ def _set_hyperparams(opt, lr:float, wd:float):
 
 # %% ../nbs/06_dino.ipynb #51cd05e5
 def _autocast(device:str, precision:str):
-    dt = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    "The autocast context of `precision` (a key of `PRECISIONS`, extraction's table; fp32: autocast off) on `device`'s type."
+    dt = PRECISIONS[precision]
     return torch.autocast(device.split(":")[0], dtype=dt, enabled=dt is not None)
 
 # %% ../nbs/06_dino.ipynb #ebef7ff5

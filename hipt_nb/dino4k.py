@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_dino4k.ipynb #0fe56b24
 from __future__ import annotations
-import copy, functools, inspect, json, os, shutil, tempfile, warnings
+import copy, functools, json, os, shutil, tempfile, warnings
 from pathlib import Path
 
 import h5py
@@ -21,7 +21,7 @@ from .dino import dino_args, train_dino
 from .extract import CPU_PATCH_BATCH, check_features, check_tensor, slide_fingerprint
 from .vit import interpolate_pos_embed
 from .vit4k import ViT4K, vit4k_xs
-from .wsi import WSI, region_grid, segment_tissue
+from .wsi import MIN_TISSUE, WSI, region_grid, segment_tissue
 
 # %% auto #0
 __all__ = ['REGION_RECIPE', 'SHIPPED_REGIONS', 'RegionGrids', 'GridCrops', 'CropPositionsViT4K', 'dino4k_args', 'stage2_models',
@@ -169,8 +169,7 @@ def shipped_region_features(path, slide, depth, seed) -> bool:
     src = assets_dir()/entry["name"]
     if sha256sum(src) != entry["sha256"]: raise ValueError(f"{src}: SHA-256 differs from the {entry['sha256'][:12]}… that {index.name} records")
     def unused(why): warnings.warn(f"{src}: {why}; not used (extracting the slide instead; tools/cohort_banks.py rebuilds it)"); return False
-    from hipt_nb.extract import _compute
-    min_tissue = inspect.signature(_compute).parameters["min_tissue"].default                    # what extraction would use now
+    min_tissue = MIN_TISSUE                                                  # what extraction would use now (its default)
     with WSI(demo_slide(slide)) as wsi, h5py.File(src, "r") as f:
         coords, first = f["coords"][:], {k: f[f"features_{k}"][0] for k in ("cls256", "cls4k", "mean256")}
         if float(f.attrs["min_tissue"]) != min_tissue: return unused(f"made with min_tissue {f.attrs['min_tissue']}, extraction's default is now {min_tissue}")

@@ -18,7 +18,7 @@ from .data import Busy, exclusive, sha256sum
 from .hipt4k import HIPT4K, at_precision, file_sha256, official_checkpoint, official_paths, to_input
 from .vit import vit256_small
 from .vit4k import vit4k_xs
-from .wsi import (WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, time_limited, grid_with_thumbnail,
+from .wsi import (MIN_TISSUE, WSI, RegionDataset, SegParams, SlideError, check_slide_id, clear_temporaries, empty_reason, find_slides, time_limited, grid_with_thumbnail,
                          load_coords, read_manifest, update_manifest)
 
 # %% auto #0
@@ -256,7 +256,7 @@ def _same(a, b) -> bool:
     try: return bool(np.array_equal(np.asarray(a), np.asarray(b)))
     except Exception: return False
 
-def stale_fields(h5:Path, path:Path, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5, min_tissue:float=0.05, seg=None,
+def stale_fields(h5:Path, path:Path, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5, min_tissue:float=MIN_TISSUE, seg=None,
                  coords_h5=None, device:str="cpu", precision:str="fp32", seed:int=0, **_) -> list[str]:
     "The identity fields in which the finished `h5` differs from what this run would write for slide `path` ([] if none): weights, seed, precision, device type, pixel sizes, fingerprint, regions."
     with WSI(path, mpp=mpp, target_mpp=target_mpp, **({"force_mpp": True} if force_mpp else {})) as wsi:
@@ -354,7 +354,7 @@ def _region_reader(ds:RegionDataset, workers:int, device:str, slide_timeout, pat
     return ({"image": torch.from_numpy(time_limited(read, k, timeout=slide_timeout, path=path))[None]} for k in range(len(ds)))
 
 def _compute(path:Path, h5:Path, out:Path, slide_id:str, model:HIPT4K, weights:Weights, mpp=None, force_mpp:bool=False, target_mpp:float=0.5,
-             min_tissue:float=0.05, seg=None, coords_h5=None, device:str="cpu", precision:str="fp32", workers:int=0, seed:int=0, progress:bool=True,
+             min_tissue:float=MIN_TISSUE, seg=None, coords_h5=None, device:str="cpu", precision:str="fp32", workers:int=0, seed:int=0, progress:bool=True,
              slide_timeout:float|None=600) -> dict:
     "Compute every row of one slide into its partial file and rename it to `h5`; the caller holds the slide's lock. Segmentation and each region read are given up after `slide_timeout` s."
     from tqdm import tqdm

@@ -20,8 +20,8 @@ from .core import PATCH, REGION, grid_shape, patchify, unit_box
 from .data import Busy, atomic_path, exclusive
 
 # %% auto #0
-__all__ = ['SEG_PRESETS', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'MANIFEST_REQUIRED', 'MANIFEST_MAX_BYTES', 'SlideError',
-           'NotASlideError', 'MissingMPPError', 'ResolutionError', 'RegionReadError', 'SegmentationError',
+__all__ = ['SEG_PRESETS', 'MIN_TISSUE', 'SLIDE_EXTENSIONS', 'MANIFEST_COLUMNS', 'MANIFEST_REQUIRED', 'MANIFEST_MAX_BYTES',
+           'SlideError', 'NotASlideError', 'MissingMPPError', 'ResolutionError', 'RegionReadError', 'SegmentationError',
            'target_scale', 'SlideWarning', 'recorded_mpp', 'resolve_mpp', 'WSI', 'SegParams', 'seg_params',
            'saturation_mask', 'close_mask', 'tissue_contours', 'Tissue', 'segment_tissue', 'RegionGrid', 'region_grid',
            'patch_coords', 'plot_tissue', 'plot_region', 'RegionDataset', 'save_coords', 'load_coords',
@@ -258,7 +258,9 @@ def _fractions(mask, ds, rows, cols, step0, size0):
     s = ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]
     return s/((size0/ds[0])*(size0/ds[1]))
 
-def region_grid(wsi:WSI, tissue:Tissue|None=None, size:int=REGION, min_tissue:float=0.05) -> RegionGrid:
+MIN_TISSUE = 0.05   # the smallest tissue fraction of a kept region: the default of tiling, extraction and `--min-tissue`
+
+def region_grid(wsi:WSI, tissue:Tissue|None=None, size:int=REGION, min_tissue:float=MIN_TISSUE) -> RegionGrid:
     "The slide-wide lattice of `size`² target-pixel regions anchored at (0, 0), keeping those with tissue fraction ≥ `min_tissue`."
     tissue = tissue if tissue is not None else segment_tissue(wsi)
     W, H = wsi.dimensions
@@ -503,7 +505,7 @@ def save_figure(fig, path):
     "Save a matplotlib figure as PNG atomically."
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=100, bbox_inches="tight")
 
-def grid_with_thumbnail(wsi:WSI, png, seg:SegParams|None=None, min_tissue:float=0.05) -> tuple[Tissue, RegionGrid]:
+def grid_with_thumbnail(wsi:WSI, png, seg:SegParams|None=None, min_tissue:float=MIN_TISSUE) -> tuple[Tissue, RegionGrid]:
     "Segment `wsi`, lay its region grid and save the `plot_tissue` picture to `png`; an empty grid is returned without a warning (callers record it)."
     from matplotlib.figure import Figure
     tissue = segment_tissue(wsi, seg)
@@ -581,7 +583,7 @@ def _tile_locked(path:Path, out:Path, slide_id:str, row:dict, mpp, force_mpp, ta
         return {**row, "status": "failed", "seconds": round(time.time() - t0, 2), "error": msg if str(path) in msg else f"{path}: {msg}"}
 
 # %% ../nbs/01_wsi.ipynb #59232d34
-def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=0.05,
+def tile_slide(path, out, slide_id:str|None=None, mpp:float|None=None, target_mpp:float=0.5, min_tissue:float=MIN_TISSUE,
                seg:SegParams|None=None, overwrite:bool=False, force_mpp:bool=False, slide_timeout:float|None=600) -> dict:
     "Segment and grid one slide, holding its lock `OUT/.locks/<slide_id>.lock`; write its coords h5 and thumbnail under `out`; return its manifest row (status `busy` if another process holds the slide)."
     out, path = Path(out), Path(path); slide_id = check_slide_id(slide_id or path.stem, path)
