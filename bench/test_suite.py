@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Time the whole test suite as CI runs it (`OMP_NUM_THREADS=1 nbdev_test --do_print --timing`, from the repository root) and
-write bench/test_suite.json: wall seconds, each notebook's seconds, the machine (CPU name and its vector/bf16 flags), the load before
+write bench/test_suite.json: wall seconds, each notebook's seconds, the machine (CPU name and which of avx2, avx512f, avx512_bf16
+and amx_bf16 it has: fewer flags than the other benchmarks' `vector_flags`, to fit the README's line), the load before
 and after, whether the cache (HIPT_NB_CACHE or ~/.cache/hipt_nb) was empty at the start, and its size after the run. The record it
 replaces moves to `previous` (the last 5 kept, without their per-notebook times), so runs on other machines stay visible.
 The README's table (nbs/index.ipynb) prints this file.
