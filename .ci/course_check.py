@@ -2,13 +2,25 @@
 
 - no code cell longer than 40 lines or 3,000 characters;
 - no mention of files outside the repository or of the project's issues (`hipt.md`, `conventions.md`, `shared/`, "the issue");
-- every numbered notebook ends with a `## Questions` section holding collapsed answer callouts and a "Try it".
+- every numbered notebook ends with a `## Questions` section holding collapsed answer callouts and a "Try it";
+- no code cell that the docs run (not exported, not `eval: false`) mixes imports with other statements: nbdev's docs
+  pre-processing refuses those ("cells containing imports and other code"), and it runs only late in CI.
 Prints one line per problem and exits 1 if there is any.
 """
-import json, re, sys
+import ast, json, re, sys
 from pathlib import Path
 
 FORBIDDEN = re.compile(r"hipt\.md|conventions\.md|clam-tissue\.md|shared/reference|\bthe issue\b", re.I)
+
+def _mixes_imports(src:str) -> bool:
+    "nbdev's rule (`processors._do_eval`): a cell the docs execute holds an import and an expression or assignment anywhere."
+    if "nbdev_export()" in src: return False                                     # the export cell, which nbdev skips
+    directives = {m.group(1) for m in re.finditer(r"^#\|\s*([\w-]+)", src, re.M)}
+    if directives & {"export", "exports", "exporti", "exec_doc"} or re.search(r"^#\|\s*eval:\s*false", src, re.M | re.I): return False
+    try: tree = ast.parse("\n".join(l for l in src.splitlines() if not l.lstrip().startswith(("%", "!"))))
+    except SyntaxError: return False
+    kinds = {type(n) for n in ast.walk(tree)}
+    return bool(kinds & {ast.Import, ast.ImportFrom}) and bool(kinds & {ast.Expr, ast.Assign})
 
 def problems(path:Path):
     cells = json.loads(path.read_text())["cells"]
@@ -17,6 +29,7 @@ def problems(path:Path):
         if c["cell_type"] == "code":
             n = len(src.splitlines())
             if n > 40 or len(src) > 3000: yield f"{path.name} cell {i}: {n} lines, {len(src)} characters (limit 40 / 3000)"
+            if _mixes_imports(src): yield f"{path.name} cell {i} ({c.get('id')}): imports mixed with other code (move the imports to the notebook's imports cell)"
         m = FORBIDDEN.search(src)
         if m: yield f"{path.name} cell {i}: mentions {m.group(0)!r}"
     if re.match(r"\d", path.name):
