@@ -169,12 +169,11 @@ def shipped_region_features(path, slide, depth, seed) -> bool:
     src = assets_dir()/entry["name"]
     if sha256sum(src) != entry["sha256"]: raise ValueError(f"{src}: SHA-256 differs from the {entry['sha256'][:12]}… that {index.name} records")
     def unused(why): warnings.warn(f"{src}: {why}; not used (extracting the slide instead; tools/cohort_banks.py rebuilds it)"); return False
-    min_tissue = MIN_TISSUE                                                  # what extraction would use now (its default)
     with WSI(demo_slide(slide)) as wsi, h5py.File(src, "r") as f:
         coords, first = f["coords"][:], {k: f[f"features_{k}"][0] for k in ("cls256", "cls4k", "mean256")}
-        if float(f.attrs["min_tissue"]) != min_tissue: return unused(f"made with min_tissue {f.attrs['min_tissue']}, extraction's default is now {min_tissue}")
+        if float(f.attrs["min_tissue"]) != MIN_TISSUE: return unused(f"made with min_tissue {f.attrs['min_tissue']}, extraction's default is now {MIN_TISSUE}")
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore"); here = region_grid(wsi, segment_tissue(wsi), min_tissue=min_tissue).coords
+            warnings.simplefilter("ignore"); here = region_grid(wsi, segment_tissue(wsi), min_tissue=MIN_TISSUE).coords
         if not np.array_equal(here, coords): return unused(f"its {len(coords)} regions are not the {len(here)} this slide's segmentation gives here")
         fingerprint = slide_fingerprint(wsi)
     here = _embedded(str(demo_slide(slide)), fingerprint, tuple(map(int, coords[0])), depth, seed)
