@@ -23,16 +23,12 @@ from hipt_nb.core import to_grid
 from hipt_nb.data import assets_dir, sha256sum
 from hipt_nb.dino4k import nest_pairs, nest_probe, region_cls
 from hipt_nb.vit4k import vit4k_from_checkpoint
+from course_vit256 import teacher_fp16          # tools/course_vit256.py: the teacher backbone of a DINO checkpoint, fp16, official key names
 
 ITERS, BATCH, KEEP = 1000, 16, 100
 STAGE2 = ["hipt_nb", "pretrain", "stage2", "--depth", "2", "--out-dim", "4096", "--batch-size", str(BATCH), "--max-iters", str(ITERS),
           "--warmup-iters", "100", "--freeze-last-layer-iters", "100", "--lr", "0.008", "--seed", "0", "--no-progress",
           "--save-every", str(KEEP), "--keep-every", str(KEEP)]
-
-def teacher_fp16(ck):
-    sd = torch.load(ck, map_location="cpu", weights_only=False)
-    t = {k.replace("module.", "").replace("backbone.", ""): v for k, v in sd["teacher"].items() if not k.replace("module.", "").startswith("head.")}
-    return {"teacher": {k: v.half() if v.is_floating_point() else v for k, v in t.items()}, "args": sd["args"]}
 
 def diagnostics(v, X) -> dict:
     "What could let ViT_4096-256 see arrangement: the spread of its positional embedding, and how far its CLS attention is from uniform."

@@ -23,6 +23,7 @@ from hipt_nb.extract import Weights, extract_slide
 from hipt_nb.hipt4k import HIPT4K
 from hipt_nb.vit import vit256_from_checkpoint
 from hipt_nb.vit4k import vit4k_xs
+from course_vit256 import teacher_fp16          # tools/course_vit256.py: the teacher backbone of a DINO checkpoint, fp16, official key names
 
 STAGE1 = ["hipt_nb", "pretrain", "stage1", "--stride", "64", "--depth", "2", "--out-dim", str(COURSE_DEMO["out_dim"]),
           "--global-size", "96", "--local-size", "48", "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "400",
@@ -33,11 +34,6 @@ STAGE2 = ["hipt_nb", "pretrain", "stage2", "--depth", "2", "--out-dim", "4096", 
 def run(cmd):
     print("$", shlex.join(cmd), flush=True); t = time.time()
     subprocess.run(cmd, check=True); return round(time.time() - t, 1)
-
-def teacher_fp16(ck):
-    sd = torch.load(ck, map_location="cpu", weights_only=False)
-    t = {k.replace("module.", "").replace("backbone.", ""): v for k, v in sd["teacher"].items() if not k.replace("module.", "").startswith("head.")}
-    return {"teacher": {k: v.half() if v.is_floating_point() else v for k, v in t.items()}, "args": sd["args"]}
 
 def main(work, stage1=None):
     work = Path(work); work.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,7 @@ def write_tiles(folder:Path) -> dict:
     return n
 
 def teacher_fp16(ck):
+    "The teacher backbone of DINO training checkpoint `ck` in fp16, official key names (no `module.`/`backbone.`, no head), with the run's args."
     sd = torch.load(ck, map_location="cpu", weights_only=False)
     t = {k.replace("module.", "").replace("backbone.", ""): v for k, v in sd["teacher"].items() if not k.replace("module.", "").startswith("head.")}
     return {"teacher": {k: v.half() if v.is_floating_point() else v for k, v in t.items()}, "args": sd["args"]}

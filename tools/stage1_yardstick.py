@@ -8,21 +8,38 @@ folder (hipt_nb pretrain stage1 --keep-every) gives its final teacher (checkpoin
 A run started with `--init` from another run's final checkpoint is given as NAME=DIR@N, N the iterations of that first run:
 its curve then counts from N (its own iteration k is plotted at N + k) and has no iteration-0 point.
 Each row records the checkpoint's SHA-256, and a run's row its log (iterations, images seen, wall time of the last logged
-iteration) and settings.
+iteration) and settings. Every score also has `shift top-1 (5 draws)`: shift retrieval averaged over the yardstick's draw
+of offsets (seed 0) and four more (seeds 1-4); rows kept from an earlier call get it where their encoder can be rebuilt
+(random seeds, the histogram, checkpoints shipped in hipt_nb/assets) and go without it otherwise.
 """
 import csv, json, re, shlex, sys, time
 from pathlib import Path
 
 import numpy as np, torch
 
-from hipt_nb.data import sha256sum
+from hipt_nb.data import assets_dir, sha256sum
 from hipt_nb.dino import read_checkpoint, stage1_models
 from hipt_nb.vit import vit256_from_checkpoint
-from hipt_nb.yardstick import colour_histogram, random_vit256, stage1_yardstick, vit_features, yardstick_data
+from hipt_nb.yardstick import colour_histogram, random_vit256, shifted_copies, stage1_yardstick, top1, vit_features, yardstick_data
 
 r4 = lambda d: {k: round(v, 4) for k, v in d.items()}
 
-def score_vit(vit, data): return r4(stage1_yardstick(lambda x: vit_features(vit, x), data))
+DRAWS, FIVE = range(1, 5), "shift top-1 (5 draws)"                  # draws of shift offsets beside the yardstick's own (seed 0)
+
+def five_draws(features, data) -> float:
+    "Shift top-1 of `features` (tiles → [n, D]) averaged over the yardstick's draw of offsets and those of `data['moved']`."
+    g = features(data["held_out"]["tiles"])
+    return round(float(np.mean([top1(g, features(q)) for q in [data["queries"]["shift"], *data["moved"]]])), 4)
+
+def score(features, data) -> dict: return {**r4(stage1_yardstick(features, data)), FIVE: five_draws(features, data)}
+def score_vit(vit, data): return score(lambda x: vit_features(vit, x), data)
+
+def rebuilt(name:str, row:dict):
+    "The feature function of a kept row, where it can be rebuilt (else None)."
+    if name.startswith("random seed "): v = random_vit256(int(name.split()[-1])); return lambda x: vit_features(v, x)
+    if name == "colour histogram": return colour_histogram
+    p = assets_dir()/row.get("path", "")
+    if "curve" not in row and p.is_file() and sha256sum(p) == row.get("sha256"): v = vit256_from_checkpoint(p); return lambda x: vit_features(v, x)
 
 def run_record(folder:Path, data, start:int=0) -> dict:
     ck = folder/"checkpoint.pth"; a = read_checkpoint(ck)["args"]
@@ -40,13 +57,16 @@ def run_record(folder:Path, data, start:int=0) -> dict:
 def main(out, *specs):
     "Rows already in OUT (same N) are kept; a NAME given again is scored again."
     t0 = time.time(); data = yardstick_data(); out = Path(out)
+    data["moved"] = [shifted_copies(data["held_out"], seed=d)[0] for d in DRAWS]
     rec = dict(date=time.strftime("%Y-%m-%d"), torch=torch.__version__, n_held_out=len(data["held_out"]["tiles"]), n_probe=len(data["probe_tiles"]),
                threshold=round(data["threshold"], 4), rows={})
     rec["commands"] = []
     if out.is_file() and (old := json.loads(out.read_text()))["n_held_out"] == rec["n_held_out"]: rec["rows"], rec["commands"] = old["rows"], old.get("commands", [])
     for s in range(3):
         if f"random seed {s}" not in rec["rows"]: rec["rows"][f"random seed {s}"] = dict(scores=score_vit(random_vit256(s), data)); print(s, rec["rows"][f"random seed {s}"], flush=True)
-    if "colour histogram" not in rec["rows"]: rec["rows"]["colour histogram"] = dict(scores=r4(stage1_yardstick(colour_histogram, data)))
+    if "colour histogram" not in rec["rows"]: rec["rows"]["colour histogram"] = dict(scores=score(colour_histogram, data))
+    for name, row in rec["rows"].items():
+        if FIVE not in row["scores"] and (f := rebuilt(name, row)) is not None: row["scores"][FIVE] = five_draws(f, data); print(name, FIVE, row["scores"][FIVE], flush=True)
     for spec in specs:
         name, path = spec.split("=", 1); path, _, start = path.partition("@"); path = Path(path)
         rec["rows"][name] = run_record(path, data, int(start or 0)) if path.is_dir() else dict(path=path.name, sha256=sha256sum(path), scores=score_vit(vit256_from_checkpoint(path), data))
