@@ -14,7 +14,10 @@ jitter σ 1.0, bf16 autocast, one thread; lr 0.001, 30 warm-up iterations) and t
 - no colour jitter: the RGB colour jitter, grayscale and solarize of the paper's augmentation removed (stain jitter,
                       flips and blur kept);
 - out-dim 16384:    a DINO head with 16,384 prototypes instead of 4,096;
-- no colour jitter, 2,000 it, and KoLeo 0.1, 2,000 it: the third and the second for 2,000 iterations (kept every 250).
+- no colour jitter, 2,000 it, and KoLeo 0.1, 2,000 it: the third and the second with the schedule of 2,000 iterations
+  (kept every 250), both stopped by hand after iteration 1,000 (the process killed once the log passed 1,000, the log
+  trimmed back to 1,000, so checkpoint.pth is checkpoint0001000.pth);
+- KoLeo 0.1 + no colour jitter: both, 300 iterations.
 
 KoLeo and the colour-jitter switch are not options of `hipt_nb pretrain`: this tool patches hipt_nb.dino for its own
 process (MultiCropModel.forward keeps the student's backbone features; DINOLoss.forward adds the KoLeo term; MultiCrop
@@ -35,7 +38,8 @@ from course_vit256 import write_tiles
 BASE = dict(depth=2, out_dim=4096, global_size=160, local_size=64, local_crops_number=4, batch_size_per_gpu=32, max_iters=300,
             warmup_iters=30, freeze_last_layer_iters=30, lr=0.001, seed=7, precision="bf16", stain_jitter=1.0, save_every=50, keep_every=100)
 LEVERS = {"control": {}, "koleo": dict(koleo=0.1), "nocj": dict(no_colour_jitter=True), "od16k": dict(out_dim=16384),
-          "nocj2k": dict(no_colour_jitter=True, max_iters=2000, keep_every=250), "koleo2k": dict(koleo=0.1, max_iters=2000, keep_every=250)}
+          "nocj2k": dict(no_colour_jitter=True, max_iters=2000, keep_every=250), "koleo2k": dict(koleo=0.1, max_iters=2000, keep_every=250),
+          "koleo_nocj": dict(koleo=0.1, no_colour_jitter=True)}
 SHIPPED = Path(__file__).parents[1]/"hipt_nb/assets/course_vit256.pth"
 
 def koleo_loss(x:torch.Tensor, eps:float=1e-8) -> torch.Tensor:
