@@ -365,6 +365,23 @@ def _run_options(args, ck, s):
     if args.no_pos_embed_decay: s.pos_embed_decay = False
     if getattr(args, "crop_positions", None): s.crop_positions = args.crop_positions
 
+# %% ../nbs/13_cli.ipynb #k0a1e101
+def _stage1_levers(args, ck, s):
+    "Apply the checked `--koleo` and `--no-colour-jitter` of `pretrain stage1` (hipt_nb options, notebook 06) to the settings `s` of a new run."
+    given = [f for f, v in (("--koleo", args.koleo is not None), ("--no-colour-jitter", args.no_colour_jitter)) if v]
+    if ck is not None and given: raise ValueError(f"{given[0]} is a setting of the run: a resumed run keeps the one it started with")
+    if args.koleo is not None:
+        if not (math.isfinite(args.koleo) and 0 <= args.koleo <= 1): raise ValueError(f"--koleo must be in [0, 1], got {args.koleo}")
+        s.koleo = float(args.koleo)
+    if args.no_colour_jitter: s.colour_jitter = False
+
+def _add_lever_args(p:argparse.ArgumentParser):
+    "The flags of `_stage1_levers`."
+    p.add_argument("--no-colour-jitter", action="store_true", help="drop the paper's RGB colour jitter, grayscale and solarize from the views "
+                   "(crops, flips, blur and --stain-jitter stay)")
+    p.add_argument("--koleo", type=float, metavar="WEIGHT", help="add DINOv2's KoLeo term on the student's embeddings of each global view, "
+                   "with this weight (DINOv2: 0.1); default 0: the paper's loss")
+
 # %% ../nbs/13_cli.ipynb #c41068d7
 def pretrain_command(args) -> int:
     "Run `hipt_nb pretrain stage1|stage2`."
@@ -378,7 +395,7 @@ def pretrain_command(args) -> int:
         if args.normalize is not None and ck is None:
             s.norm_mean, s.norm_std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if args.normalize == "imagenet" else ((0.5,)*3, (0.5,)*3)
         if (sj := _stain_jitter(args, ck)) is not None: s.stain_jitter = sj
-        _crop_scales(args, ck, s)
+        _crop_scales(args, ck, s); _stage1_levers(args, ck, s)
         (data, what), train = _stage1_data(args), train_stage1
     else:
         s, ck = _pretrain_settings(args, dino4k_args)
@@ -410,6 +427,7 @@ def _pretrain_parser(sub):
     s1.add_argument("--min-tissue", type=fraction, default=0.5, help="minimum tissue fraction of a patch (default 0.5)")
     s1.add_argument("--stain-jitter", type=float, metavar="SIGMA", help="also scale each view's haematoxylin and eosin amounts by "
                     "independent factors exp(U(-SIGMA, SIGMA)) (colour deconvolution; DAB untouched); default 0: the paper's augmentation")
+    _add_lever_args(s1)
     for flag, dflt in (("global", "0.4 1"), ("local", "0.05 0.4")):
         s1.add_argument(f"--{flag}-crops-scale", type=float, nargs=2, metavar=("MIN", "MAX"), help=f"area fractions of a tile that "
                         f"a {flag} crop covers, as DINO's --{flag}_crops_scale (default {dflt}, the official recipe)")

@@ -24,10 +24,11 @@ from .wsi import WSI, _fractions, segment_tissue
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'IMAGE_SUFFIXES', 'COURSE_DEMO', 'TRAIN_BOX', 'HELD_OUT_BOX', 'MultiCrop',
-           'StainJitter', 'WeightNormLinear', 'DINOHead', 'target_entropies', 'DINOLoss', 'cosine_schedule', 'dino_lr',
-           'ema_update', 'param_groups', 'clip_gradients', 'cancel_last_layer_grads', 'MultiCropModel', 'SlidePatches',
-           'ImagePatches', 'dino_args', 'SeededViews', 'epoch_batches', 'init_distributed', 'remap_head_keys',
-           'save_dino_checkpoint', 'read_checkpoint', 'train_dino', 'stage1_models', 'stage1_augment', 'train_stage1']
+           'StainJitter', 'koleo_loss', 'WeightNormLinear', 'DINOHead', 'target_entropies', 'DINOLoss',
+           'cosine_schedule', 'dino_lr', 'ema_update', 'param_groups', 'clip_gradients', 'cancel_last_layer_grads',
+           'MultiCropModel', 'SlidePatches', 'ImagePatches', 'dino_args', 'SeededViews', 'epoch_batches',
+           'init_distributed', 'remap_head_keys', 'save_dino_checkpoint', 'read_checkpoint', 'train_dino',
+           'stage1_models', 'stage1_augment', 'train_stage1']
 
 # %% ../nbs/06_dino.ipynb #bc41b6e1
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -35,16 +36,18 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 class MultiCrop:
     "DINO's multi-crop augmentation of a PIL image: 2 global and `n_local` local normalised views (a list of tensors)."
     def __init__(self, global_size:int=224, local_size:int=96, n_local:int=8, global_scale=(0.4, 1.), local_scale=(0.05, 0.4),
-                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stain_jitter:float=0.):
+                 mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), stain_jitter:float=0., colour_jitter:bool=True):
         self.global_size, self.local_size, self.n_local, self.mean, self.std = global_size, local_size, n_local, mean, std
         stain = [StainJitter(stain_jitter)] if stain_jitter else []      # hipt_nb's option (off: the paper's recipe)
-        flip_color = [T.RandomHorizontalFlip(0.5), *stain, T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8), T.RandomGrayscale(0.2)]
+        colour = [T.RandomApply([T.ColorJitter(0.4, 0.4, 0.2, 0.1)], p=0.8), T.RandomGrayscale(0.2)] if colour_jitter else []   # off: hipt_nb's option
+        flip_color = [T.RandomHorizontalFlip(0.5), *stain, *colour]
         norm = [T.ToTensor(), T.Normalize(mean, std)]
         def blur(p, f):                  # DINO's blur radius U(0.1, 2) at 224 px (global) / 96 px (local), scaled for other crop sizes
             return T.RandomApply([T.GaussianBlur(max(3, int(23*f)//2*2 + 1), sigma=(0.1*f, 2.0*f))], p=p)
         crop = lambda s, sc: T.RandomResizedCrop(s, scale=sc, interpolation=T.InterpolationMode.BICUBIC)
         self.global1 = T.Compose([crop(global_size, global_scale), *flip_color, blur(1.0, global_size/224), *norm])
-        self.global2 = T.Compose([crop(global_size, global_scale), *flip_color, blur(0.1, global_size/224), T.RandomSolarize(128, p=0.2), *norm])
+        solarize = [T.RandomSolarize(128, p=0.2)] if colour_jitter else []
+        self.global2 = T.Compose([crop(global_size, global_scale), *flip_color, blur(0.1, global_size/224), *solarize, *norm])
         self.local = T.Compose([crop(local_size, local_scale), *flip_color, blur(0.5, local_size/96), *norm])
 
     def __call__(self, img) -> list:
@@ -64,6 +67,14 @@ class StainJitter:
         h, e = self.factors()
         return Image.fromarray(restain(np.asarray(img.convert("RGB")), h, e))
     def __repr__(self): return f"StainJitter(sigma={self.sigma})"
+
+# %% ../nbs/06_dino.ipynb #k0a1e002
+def koleo_loss(x:torch.Tensor, eps:float=1e-8) -> torch.Tensor:
+    "KoLeo of embeddings `x` [n, D]: minus the mean log distance from each L2-normalised row to its nearest other row."
+    x = F.normalize(x.float(), dim=-1, eps=eps)
+    with torch.no_grad():                                   # which row is nearest is a choice, not a gradient path
+        sim = x @ x.T; sim.fill_diagonal_(-2); nearest = sim.argmax(1)
+    return -torch.log((x - x[nearest]).norm(dim=-1) + eps).mean()
 
 # %% ../nbs/06_dino.ipynb #e4f95008
 class WeightNormLinear(nn.Module):
@@ -185,10 +196,12 @@ class MultiCropModel(nn.Module):
     def __init__(self, backbone:nn.Module, head:nn.Module):
         super().__init__()
         self.backbone, self.head = backbone, head
-    def forward(self, views) -> torch.Tensor:
+    def forward(self, views, features:bool=False):
+        "The head's outputs for all views, in order (and, if `features`, the backbone's embeddings they came from)."
         if torch.is_tensor(views): views = [views]
-        feats = [self.backbone(torch.cat(list(g))) for _, g in itertools.groupby(views, key=lambda v: tuple(v.shape[-2:]))]
-        return self.head(torch.cat(feats))
+        feats = torch.cat([self.backbone(torch.cat(list(g))) for _, g in itertools.groupby(views, key=lambda v: tuple(v.shape[-2:]))])
+        out = self.head(feats)
+        return (out, feats) if features else out
 
 # %% ../nbs/06_dino.ipynb #b8fc367d
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -241,7 +254,7 @@ def dino_args(**overrides) -> argparse.Namespace:
              # hipt_nb: iterations instead of epochs when given, sizes, normalisation, bookkeeping
              stage=1, max_iters=None, warmup_iters=None, freeze_last_layer_iters=None, warmup_teacher_temp_iters=None,
              depth=12, global_size=224, local_size=96, norm_mean=(0.5, 0.5, 0.5), norm_std=(0.5, 0.5, 0.5),
-             precision=None, device=None, workers=0, save_every=1000, keep_every=None, stain_jitter=0.,
+             precision=None, device=None, workers=0, save_every=1000, keep_every=None, stain_jitter=0., colour_jitter=True, koleo=0.,
              pos_embed_decay=True, crop_positions="official")        # hipt_nb options (notebooks 06, 07); the defaults are the official recipe
     unknown = set(overrides) - set(a)
     if unknown: raise TypeError(f"unknown DINO settings {sorted(unknown)}")
@@ -333,8 +346,12 @@ def _train_step(views, it:int, student, ddp, teacher, loss_fn, opt, scaler, args
     views = [v.to(args.device, non_blocking=True) for v in views]
     torch.manual_seed(_mix(args.seed, rank, it))            # stochastic depth: a function of (seed, rank, iteration)
     with _autocast(args.device, args.precision):
-        t_out = teacher(views[:2]); s_out = ddp(views)
+        t_out = teacher(views[:2])
+        koleo = getattr(args, "koleo", 0.)                  # hipt_nb's option: KoLeo on the student's embeddings of each global view
+        if koleo: s_out, s_emb = ddp(views, features=True)
+        else: s_out = ddp(views)
         loss = loss_fn(s_out.float(), t_out.float(), it)
+        if koleo: loss = loss + koleo*sum(koleo_loss(e) for e in s_emb[:len(t_out)].chunk(2))
     if not math.isfinite(loss.item()): raise FloatingPointError(f"loss is {loss.item()} at iteration {it}; stopping")
     _backward(loss, student, opt, scaler, args.clip_grad, it, freeze)
     ema_update(teacher, student, float(m_s[it]))
@@ -520,7 +537,8 @@ def stage1_models(args) -> tuple[nn.Module, nn.Module]:
 def stage1_augment(args) -> MultiCrop:
     "The multi-crop augmentation of `args` (sizes, scales, number of local crops, normalisation)."
     return MultiCrop(args.global_size, args.local_size, args.local_crops_number, tuple(args.global_crops_scale),
-                     tuple(args.local_crops_scale), tuple(args.norm_mean), tuple(args.norm_std), getattr(args, "stain_jitter", 0.))
+                     tuple(args.local_crops_scale), tuple(args.norm_mean), tuple(args.norm_std), getattr(args, "stain_jitter", 0.),
+                     getattr(args, "colour_jitter", True))
 
 def train_stage1(args, dataset, out, resume=None, init=None, progress:bool=True) -> dict:
     "Stage-1 DINO of ViT_256-16 on `dataset` (PIL patches: `SlidePatches` or `ImagePatches`)."
