@@ -21,7 +21,7 @@ MUTATIONS = [
     ("M01", "04_hipt4k", "return x if (h, w) == (H, W) else TF.center_crop(x, [h, w])",
      "return x if (h, w) == (H, W) else x[..., (H - h)//2:(H - h)//2 + h, (W - w)//2:(W - w)//2 + w]",
      "crop_to_patches: floor offsets instead of torchvision's rounding"),
-    ("M02", "06_dino", "blur(0.1, global_size/224), T.RandomSolarize", "blur(1.0, global_size/224), T.RandomSolarize",
+    ("M02", "06_dino", "blur(0.1, global_size/224), *solarize", "blur(1.0, global_size/224), *solarize",
      "MultiCrop: blur probability of the second global view 0.1 → 1.0"),
     ("M03", "08_slide_model", "self.global_transformer(h.unsqueeze(1)).squeeze(1)", "self.global_transformer(h.unsqueeze(0)).squeeze(0)",
      "HIPT_GP_FC: regions fed as a batch, not as one sequence"),
@@ -65,6 +65,10 @@ MUTATIONS = [
      "stale check: a finished file of another precision is skipped", "05b_reliability"),
     ("M20", "05_extract", "clear_temporaries(out, slide_id)                     # what", "pass                                                 # what",
      "a killed owner's temporary files are left behind", "05b_reliability"),
+    ("M21", "06_dino", "koleo*sum(koleo_loss(e) for e in s_emb[:len(t_out)].chunk(2))", "koleo*koleo_loss(s_emb[:len(t_out)])",
+     "_train_step: KoLeo over both global views at once, not per view"),
+    ("M22", "06_dino", "solarize = [T.RandomSolarize(128, p=0.2)] if colour_jitter else []", "solarize = [T.RandomSolarize(128, p=0.2)]",
+     "MultiCrop(colour_jitter=False) keeps the solarize"),
 ]
 
 def _copy_tree(dst:Path):
