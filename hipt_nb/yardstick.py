@@ -24,8 +24,8 @@ from .vit import vit256_from_checkpoint, vit256_small
 
 # %% auto #0
 __all__ = ['STAINS', 'STRONG', 'MAX_SHIFT', 'yardstick_tiles', 'shifted_copies', 'yardstick_queries', 'vit_features',
-           'colour_histogram', 'top1', 'haematoxylin_density', 'nuclei_threshold', 'nuclei_count', 'morphology_probe',
-           'yardstick_data', 'stage1_yardstick', 'random_vit256']
+           'colour_histogram', 'retrieval_hits', 'top1', 'haematoxylin_density', 'nuclei_threshold', 'nuclei_count',
+           'morphology_probe', 'yardstick_data', 'stage1_yardstick', 'random_vit256']
 
 # %% ../nbs/06a_stage1_yardstick.ipynb #46f79a48
 def yardstick_tiles(stride:int=128, min_tissue:float=0.5, boxes:dict|None=None) -> dict:
@@ -70,10 +70,14 @@ def colour_histogram(tiles:np.ndarray, bins:int=16) -> np.ndarray:
     n = len(tiles); idx = (tiles.reshape(n, -1, 3).astype(np.int64)*bins)//256
     return np.stack([np.stack([np.bincount(idx[i, :, c], minlength=bins) for c in range(3)]).ravel() for i in range(n)])/idx.shape[1]
 
-def top1(gallery:np.ndarray, queries:np.ndarray) -> float:
-    "Fraction of queries whose most cosine-similar gallery row is their own (row i of `queries` belongs to row i of `gallery`)."
+def retrieval_hits(gallery:np.ndarray, queries:np.ndarray) -> np.ndarray:
+    "Which queries [n] find their own gallery row as the most cosine-similar one (row i of `queries` belongs to row i of `gallery`)."
     g = F.normalize(torch.as_tensor(gallery, dtype=torch.float64), dim=1); q = F.normalize(torch.as_tensor(queries, dtype=torch.float64), dim=1)
-    return float(((q @ g.T).argmax(1) == torch.arange(len(g))).double().mean())
+    return ((q @ g.T).argmax(1) == torch.arange(len(g))).numpy()
+
+def top1(gallery:np.ndarray, queries:np.ndarray) -> float:
+    "Fraction of queries that find their own gallery row (`retrieval_hits`)."
+    return float(retrieval_hits(gallery, queries).mean())
 
 # %% ../nbs/06a_stage1_yardstick.ipynb #2495c0b6
 def haematoxylin_density(tiles:np.ndarray, sigma:float=1.) -> np.ndarray:

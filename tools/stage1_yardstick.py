@@ -26,12 +26,14 @@ r4 = lambda d: {k: round(v, 4) for k, v in d.items()}
 
 DRAWS, FIVE = range(1, 5), "shift top-1 (5 draws)"                  # draws of shift offsets beside the yardstick's own (seed 0)
 
-def five_draws(features, data) -> float:
-    "Shift top-1 of `features` (tiles → [n, D]) averaged over the yardstick's draw of offsets and those of `data['moved']`."
-    g = features(data["held_out"]["tiles"])
-    return round(float(np.mean([top1(g, features(q)) for q in [data["queries"]["shift"], *data["moved"]]])), 4)
+def five_draws(features, data, kept:dict|None=None) -> float:
+    "Shift top-1 of `features` (tiles → [n, D]) averaged over the yardstick's draw of offsets and those of `data['moved']`; `kept`: the held-out and shift features already computed by `stage1_yardstick`."
+    kept = kept or {"held_out": features(data["held_out"]["tiles"]), "shift": features(data["queries"]["shift"])}
+    return round(float(np.mean([top1(kept["held_out"], q) for q in [kept["shift"], *map(features, data["moved"])]])), 4)
 
-def score(features, data) -> dict: return {**r4(stage1_yardstick(features, data)), FIVE: five_draws(features, data)}
+def score(features, data) -> dict:
+    kept = {}; r = r4(stage1_yardstick(features, data, keep=kept))
+    return {**r, FIVE: five_draws(features, data, kept)}
 def score_vit(vit, data): return score(lambda x: vit_features(vit, x), data)
 
 def rebuilt(name:str, row:dict):
