@@ -7,12 +7,13 @@ folder (hipt_nb pretrain stage1 --keep-every) gives its final teacher (checkpoin
 (checkpointNNNNNNN.pth, and iteration 0 rebuilt from the run's seed) as its curve; a PATH that is a file is one row.
 A run started with `--init` from another run's final checkpoint is given as NAME=DIR@N, N the iterations of that first run:
 its curve then counts from N (its own iteration k is plotted at N + k) and has no iteration-0 point.
-Each row records the checkpoint's SHA-256, and a run's row its log (iterations, images seen, wall time of the last logged
+Paths outside the repository are recorded with their shared folder written as WORK (no machine's own paths in the
+record). Each row records the checkpoint's SHA-256, and a run's row its log (iterations, images seen, wall time of the last logged
 iteration) and settings. Every score also has `shift top-1 (5 draws)`: shift retrieval averaged over the yardstick's draw
 of offsets (seed 0) and four more (seeds 1-4); rows kept from an earlier call get it where their encoder can be rebuilt
 (random seeds, the histogram, checkpoints shipped in hipt_nb/assets) and go without it otherwise.
 """
-import csv, json, re, shlex, sys, time
+import csv, json, os, re, shlex, sys, time
 from pathlib import Path
 
 import numpy as np, torch
@@ -43,6 +44,18 @@ def rebuilt(name:str, row:dict):
     p = assets_dir()/row.get("path", "")
     if "curve" not in row and p.is_file() and sha256sum(p) == row.get("sha256"): v = vit256_from_checkpoint(p); return lambda x: vit_features(v, x)
 
+ROOT = Path(__file__).resolve().parents[1]
+
+def work_prefix(args) -> str|None:
+    "The folder shared by the absolute paths outside the repository among `args` (OUT and NAME=PATH[@N]), which the record writes as WORK."
+    paths = [Path(a.split("=", 1)[-1].partition("@")[0]) for a in args]
+    outside = [str(q.parent) for q in paths if q.is_absolute() and not q.resolve().is_relative_to(ROOT)]
+    return os.path.commonpath(outside) if outside else None
+
+def as_work(text:str, prefix:str|None) -> str:
+    "`text` with the work folder `prefix` written as WORK: the record names no machine's own paths."
+    return text.replace(prefix.rstrip("/") + "/", "WORK/") if prefix else text
+
 def run_record(folder:Path, data, start:int=0) -> dict:
     ck = folder/"checkpoint.pth"; a = read_checkpoint(ck)["args"]
     rows = list(csv.DictReader(open(folder/"log.csv")))
@@ -58,7 +71,7 @@ def run_record(folder:Path, data, start:int=0) -> dict:
 
 def main(out, *specs):
     "Rows already in OUT (same N) are kept; a NAME given again is scored again."
-    t0 = time.time(); data = yardstick_data(); out = Path(out)
+    t0 = time.time(); data = yardstick_data(); prefix = work_prefix([out, *specs]); out = Path(out)
     data["moved"] = [shifted_copies(data["held_out"], seed=d)[0] for d in DRAWS]
     rec = dict(date=time.strftime("%Y-%m-%d"), torch=torch.__version__, n_held_out=len(data["held_out"]["tiles"]), n_probe=len(data["probe_tiles"]),
                threshold=round(data["threshold"], 4), rows={})
@@ -72,9 +85,10 @@ def main(out, *specs):
     for spec in specs:
         name, path = spec.split("=", 1); path, _, start = path.partition("@"); path = Path(path)
         rec["rows"][name] = run_record(path, data, int(start or 0)) if path.is_dir() else dict(path=path.name, sha256=sha256sum(path), scores=score_vit(vit256_from_checkpoint(path), data))
+        if "path" in rec["rows"][name]: rec["rows"][name]["path"] = as_work(rec["rows"][name]["path"], prefix)
         print(name, rec["rows"][name]["scores"], flush=True)
     rec["seconds"], rec["threads"] = round(time.time() - t0, 1), torch.get_num_threads()
-    rec["commands"].append(shlex.join(["python", *sys.argv]))
+    rec["commands"].append(as_work(shlex.join(["python", *sys.argv]), prefix))
     tmp = out.with_name(out.name + ".tmp"); tmp.write_text(json.dumps(rec, indent=1)); tmp.replace(out)
 
 if __name__ == "__main__": main(*sys.argv[1:])
